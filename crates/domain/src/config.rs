@@ -1,0 +1,160 @@
+//! Server configuration. Field names mirror MediaWiki's settings, snake_cased
+//! (`$wgFileExtensions` → `file_extensions`), and every default is MediaWiki 1.39's.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `[group_permissions.GROUP] RIGHT = true|false`, as `$wgGroupPermissions`.
+pub type GroupPermissions = BTreeMap<String, BTreeMap<String, bool>>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the SQLite database and the files (`images/`).
+    pub data_dir: std::path::PathBuf,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Public base URL (`$wgServer`), e.g. `http://127.0.0.1:8080`. Empty: derived from `listen`.
+    pub public_url: String,
+    /// Site name (`$wgSitename`).
+    pub sitename: String,
+    /// `$wgEnableUploads`.
+    pub enable_uploads: bool,
+    /// `$wgFileExtensions`.
+    pub file_extensions: Vec<String>,
+    /// `$wgProhibitedFileExtensions`.
+    pub prohibited_file_extensions: Vec<String>,
+    /// `$wgCheckFileExtensions`.
+    pub check_file_extensions: bool,
+    /// `$wgStrictFileExtensions`.
+    pub strict_file_extensions: bool,
+    /// `$wgMimeTypeExclusions`.
+    pub mime_type_exclusions: Vec<String>,
+    /// `$wgVerifyMimeType`.
+    pub verify_mime_type: bool,
+    /// `$wgVerifyMimeTypeIE`.
+    pub verify_mime_type_ie: bool,
+    /// `$wgDisableUploadScriptChecks`.
+    pub disable_upload_script_checks: bool,
+    /// `$wgMaxUploadSize` in bytes (the `*` entry).
+    pub max_upload_size: u64,
+    /// `$wgMinUploadChunkSize` in bytes.
+    pub min_upload_chunk_size: u64,
+    /// `$wgUploadSizeWarning` in bytes; 0 = off.
+    pub upload_size_warning: u64,
+    /// `$wgUploadStashMaxAge` in seconds.
+    pub upload_stash_max_age: u64,
+    /// `$wgEnableAsyncUploads` (mwstore runs the jobs itself, so it defaults to on).
+    pub enable_async_uploads: bool,
+    /// `$wgAllowCopyUploads`.
+    pub allow_copy_uploads: bool,
+    /// `$wgCopyUploadsDomains`.
+    pub copy_uploads_domains: Vec<String>,
+    /// CIDR ranges exempt from the URL-upload address guard.
+    pub copy_uploads_allow_private: Vec<String>,
+    /// `$wgCopyUploadTimeout` in seconds.
+    pub copy_upload_timeout: u64,
+    /// `$wgEnableBotPasswords`.
+    pub enable_bot_passwords: bool,
+    /// `$wgGroupPermissions`, merged over the defaults.
+    pub group_permissions: GroupPermissions,
+    /// `$wgRevokePermissions`.
+    pub revoke_permissions: GroupPermissions,
+    /// `$wgGrantPermissions`: grant name → rights, merged over the defaults.
+    pub grant_permissions: GroupPermissions,
+    /// `$wgPasswordAttemptThrottle`: attempts per window, per user and per IP.
+    pub password_attempt_throttle: Vec<ThrottleRule>,
+    /// `$wgRateLimits['upload']` for `ip` and `newbie`: hits per seconds.
+    pub upload_rate_limit: Option<ThrottleRule>,
+    /// `$wgShowHostnames`: `servedby` in responses.
+    pub show_hostnames: bool,
+    /// `$wgCrossSiteAJAXdomains`.
+    pub cross_site_ajax_domains: Vec<String>,
+    /// Cookie prefix (`$wgCookiePrefix`, MediaWiki's default is the DB name).
+    pub cookie_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleRule {
+    pub count: u32,
+    pub seconds: u64,
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "./data".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            sitename: "mwstore".into(),
+            enable_uploads: true,
+            file_extensions: strings(&["png", "gif", "jpg", "jpeg", "webp"]),
+            prohibited_file_extensions: strings(&[
+                "html", "htm", "js", "jsb", "mhtml", "mht", "xhtml", "xht", "php", "phtml", "php3",
+                "php4", "php5", "phps", "phar", "shtml", "jhtml", "pl", "py", "cgi", "exe", "scr",
+                "dll", "msi", "vbs", "bat", "com", "pif", "cmd", "vxd", "cpl", "xml",
+            ]),
+            check_file_extensions: true,
+            strict_file_extensions: true,
+            mime_type_exclusions: strings(&[
+                "text/html",
+                "application/javascript",
+                "text/javascript",
+                "text/x-javascript",
+                "application/x-shellscript",
+                "application/x-php",
+                "text/x-php",
+                "text/x-python",
+                "text/x-perl",
+                "text/x-bash",
+                "text/x-sh",
+                "text/x-csh",
+                "text/scriptlet",
+                "application/x-msdownload",
+                "application/x-msmetafile",
+                "application/java",
+                "application/xml",
+                "text/xml",
+            ]),
+            verify_mime_type: true,
+            verify_mime_type_ie: true,
+            disable_upload_script_checks: false,
+            max_upload_size: 100 * 1024 * 1024,
+            min_upload_chunk_size: 1024,
+            upload_size_warning: 0,
+            upload_stash_max_age: 6 * 3600,
+            enable_async_uploads: true,
+            allow_copy_uploads: false,
+            copy_uploads_domains: Vec::new(),
+            copy_uploads_allow_private: Vec::new(),
+            copy_upload_timeout: 180,
+            enable_bot_passwords: true,
+            group_permissions: GroupPermissions::new(),
+            revoke_permissions: GroupPermissions::new(),
+            grant_permissions: GroupPermissions::new(),
+            password_attempt_throttle: vec![
+                ThrottleRule {
+                    count: 5,
+                    seconds: 300,
+                },
+                ThrottleRule {
+                    count: 150,
+                    seconds: 48 * 3600,
+                },
+            ],
+            upload_rate_limit: Some(ThrottleRule {
+                count: 8,
+                seconds: 60,
+            }),
+            show_hostnames: false,
+            cross_site_ajax_domains: Vec::new(),
+            cookie_prefix: "mwstore".into(),
+        }
+    }
+}
