@@ -1,0 +1,222 @@
+//! Content-addressed blob store. A blob is written to a temporary file while it streams in
+//! (hashed on the way by the caller), made durable, then moved under its SHA-1.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use rand::Rng;
+use tokio::io::AsyncWriteExt;
+
+use crate::repo::StoreError;
+
+/// Where file contents live. Local disk now; an object store later.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Starts a new temporary blob.
+    async fn create_temp(&self) -> Result<BlobWriter, StoreError>;
+    /// Makes a finished temporary blob durable and stores it under `sha1` (hex). If that
+    /// content is already stored, the temporary file is simply removed.
+    async fn commit(&self, temp: BlobWriter, sha1: &str) -> Result<(), StoreError>;
+    /// Local path of a stored blob (for verification and serving).
+    fn path(&self, sha1: &str) -> PathBuf;
+    /// Whether the blob exists.
+    async fn exists(&self, sha1: &str) -> Result<bool, StoreError>;
+    /// Deletes a blob (callers check first that nothing refers to it).
+    async fn delete(&self, sha1: &str) -> Result<(), StoreError>;
+}
+
+/// A temporary blob being written.
+#[derive(Debug)]
+pub struct BlobWriter {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    written: u64,
+}
+
+impl BlobWriter {
+    /// Appends bytes.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(data).await?;
+            self.written += data.len() as u64;
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("write after finish".into()))
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.written
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.written == 0
+    }
+
+    /// Local path of the temporary file (readable after [`BlobWriter::finish`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and syncs the data to disk.
+    pub async fn finish(&mut self) -> Result<(), StoreError> {
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
+            f.sync_all().await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary file.
+    pub async fn discard(mut self) {
+        self.file.take();
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // A writer dropped without commit or discard (e.g. a request aborted mid-body)
+        // must not leave its bytes behind.
+        if self.file.is_some() || self.path.exists() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Blobs under `<root>/blobs/<aa>/<bb>/<sha1>`, temporary files under `<root>/tmp`.
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+impl LocalBlobStore {
+    /// Opens (creating the directories of) a store rooted at `root`, removing temporary files
+    /// left by an earlier run.
+    pub async fn open(root: &Path) -> Result<Self, StoreError> {
+        let store = LocalBlobStore {
+            root: root.to_path_buf(),
+        };
+        tokio::fs::create_dir_all(store.root.join("blobs")).await?;
+        let tmp = store.root.join("tmp");
+        if tmp.exists() {
+            tokio::fs::remove_dir_all(&tmp).await?;
+        }
+        tokio::fs::create_dir_all(&tmp).await?;
+        Ok(store)
+    }
+
+    fn valid_sha1(sha1: &str) -> bool {
+        sha1.len() == 40
+            && sha1
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
+
+async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    let d = tokio::fs::File::open(dir).await?;
+    d.sync_all().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn create_temp(&self) -> Result<BlobWriter, StoreError> {
+        let name: u128 = rand::thread_rng().gen();
+        let path = self.root.join("tmp").join(format!("{name:032x}"));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok(BlobWriter {
+            path,
+            file: Some(file),
+            written: 0,
+        })
+    }
+
+    async fn commit(&self, mut temp: BlobWriter, sha1: &str) -> Result<(), StoreError> {
+        if !Self::valid_sha1(sha1) {
+            return Err(StoreError::Corrupt(format!("bad blob key {sha1}")));
+        }
+        temp.finish().await?;
+        let dest = self.path(sha1);
+        if tokio::fs::try_exists(&dest).await? {
+            temp.discard().await;
+            return Ok(());
+        }
+        let dir = dest
+            .parent()
+            .ok_or_else(|| StoreError::Corrupt("blob path has no parent".into()))?
+            .to_path_buf();
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::rename(&temp.path, &dest).await?;
+        sync_dir(&dir).await?;
+        // The file now lives under its final name; nothing left to clean up.
+        temp.path = PathBuf::new();
+        Ok(())
+    }
+
+    fn path(&self, sha1: &str) -> PathBuf {
+        let (a, b) = if sha1.len() >= 4 {
+            (&sha1[0..2], &sha1[2..4])
+        } else {
+            ("xx", "xx")
+        };
+        self.root.join("blobs").join(a).join(b).join(sha1)
+    }
+
+    async fn exists(&self, sha1: &str) -> Result<bool, StoreError> {
+        Ok(Self::valid_sha1(sha1) && tokio::fs::try_exists(self.path(sha1)).await?)
+    }
+
+    async fn delete(&self, sha1: &str) -> Result<(), StoreError> {
+        if !Self::valid_sha1(sha1) {
+            return Ok(());
+        }
+        match tokio::fs::remove_file(self.path(sha1)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn write_commit_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let sha = "a9993e364706816aba3e25717850c26c9cd0d89d"; // sha1("abc")
+        let mut w = store.create_temp().await.unwrap();
+        w.write(b"abc").await.unwrap();
+        store.commit(w, sha).await.unwrap();
+        assert_eq!(std::fs::read(store.path(sha)).unwrap(), b"abc");
+        let mut w2 = store.create_temp().await.unwrap();
+        w2.write(b"abc").await.unwrap();
+        let p2 = w2.path().to_path_buf();
+        store.commit(w2, sha).await.unwrap();
+        assert!(!p2.exists());
+        assert!(store.exists(sha).await.unwrap());
+        store.delete(sha).await.unwrap();
+        assert!(!store.exists(sha).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn dropped_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let mut w = store.create_temp().await.unwrap();
+        w.write(b"partial").await.unwrap();
+        let p = w.path().to_path_buf();
+        drop(w);
+        assert!(!p.exists());
+    }
+}

@@ -1,0 +1,224 @@
+//! Rows of the metadata repository.
+
+use serde::{Deserialize, Serialize};
+
+/// A registered account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+    pub groups: Vec<String>,
+    pub registration: String,
+    pub editcount: i64,
+}
+
+/// A bot password (Special:BotPasswords): `User@app_id` with its grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotPassword {
+    pub user_id: i64,
+    pub app_id: String,
+    pub password_hash: String,
+    pub grants: Vec<String>,
+    pub created: String,
+}
+
+/// Server-side session data.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Session {
+    pub id: String,
+    /// 0 for anonymous.
+    pub user_id: i64,
+    /// Set when the session came from a bot password.
+    pub bot_app: Option<String>,
+    /// The bot password's grants (rights are the user's rights intersected with these).
+    pub grants: Option<Vec<String>>,
+    /// Token secrets by key (`default`, `login`, ...), 32 hex chars each.
+    pub secrets: std::collections::BTreeMap<String, String>,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+/// The properties of a file version, as stored with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub size: u64,
+    pub width: u32,
+    pub height: u32,
+    pub bits: u32,
+    /// JSON: `{"metadata": [...]|null, "commonmetadata": [...]}` as imageinfo shows them.
+    pub metadata: String,
+    pub media_type: String,
+    pub major_mime: String,
+    pub minor_mime: String,
+    /// 40-char hex.
+    pub sha1: String,
+}
+
+impl FileMeta {
+    /// `major/minor`.
+    pub fn mime(&self) -> String {
+        format!("{}/{}", self.major_mime, self.minor_mime)
+    }
+}
+
+/// One version of a file: the current one (`image`) or an old one (`oldimage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileVersion {
+    pub name: String,
+    /// `<YmdHis>!<name>` for old versions; None for the current one.
+    pub archive_name: Option<String>,
+    pub meta: FileMeta,
+    pub description: String,
+    pub user_id: i64,
+    pub user_text: String,
+    pub timestamp: String,
+}
+
+/// A deleted file version (filearchive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedFile {
+    pub id: i64,
+    pub name: String,
+    pub archive_name: Option<String>,
+    pub storage_key: String,
+    pub deleted_user: i64,
+    pub deleted_timestamp: String,
+    pub deleted_reason: String,
+    pub meta: FileMeta,
+    pub description: String,
+    pub user_id: i64,
+    pub user_text: String,
+    pub timestamp: String,
+}
+
+/// A wiki page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub id: i64,
+    pub ns: i32,
+    pub title: String,
+    pub latest: i64,
+    pub touched: String,
+    pub len: i64,
+}
+
+/// A page revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub id: i64,
+    pub page_id: i64,
+    pub user_id: i64,
+    pub user_text: String,
+    pub timestamp: String,
+    pub comment: String,
+    pub text: String,
+    pub parent: i64,
+}
+
+/// A log entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub log_type: String,
+    pub action: String,
+    pub ns: i32,
+    pub title: String,
+    pub page_id: i64,
+    pub user_id: i64,
+    pub user_text: String,
+    pub timestamp: String,
+    pub comment: String,
+    /// JSON object.
+    pub params: String,
+}
+
+/// An upload stash entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StashEntry {
+    pub id: i64,
+    pub user_id: i64,
+    pub key: String,
+    pub meta: FileMeta,
+    /// `file`, `url` or None.
+    pub source_type: Option<String>,
+    pub timestamp: String,
+    /// Unix seconds after which the entry is gone.
+    pub expires: i64,
+    /// `finished` or `chunks`.
+    pub status: String,
+    pub chunk_inx: Option<i64>,
+    /// JSON with the remaining file properties (file_mime, ...).
+    pub props: String,
+    /// The internal temp name shown as `canonicaltitle` (`<YmdHis>!<name>`).
+    pub temp_name: String,
+}
+
+/// What a publish writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub name: String,
+    pub meta: FileMeta,
+    pub user_id: i64,
+    pub user_text: String,
+    pub comment: String,
+    /// Text of a new description page.
+    pub page_text: String,
+    /// 14-digit timestamp of the upload.
+    pub timestamp: String,
+    /// Stash entry consumed by this publish (removed in the same transaction).
+    pub consume_stash: Option<String>,
+    /// Watch the page for this user.
+    pub watch: Option<bool>,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishOutcome {
+    /// The final timestamp (may be later than requested to keep versions ordered).
+    pub timestamp: String,
+    pub page_id: i64,
+    /// Whether the description page existed before.
+    pub page_existed: bool,
+    /// Archive name of the version that was replaced.
+    pub archived_as: Option<String>,
+    pub log_id: i64,
+}
+
+/// Counters for `siteinfo` statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub pages: u64,
+    pub edits: u64,
+    pub images: u64,
+    pub users: u64,
+    pub admins: u64,
+}
+
+/// Sort order of `list=allimages`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSort {
+    Name,
+    Timestamp,
+}
+
+/// A query over current files.
+#[derive(Debug, Clone)]
+pub struct ImageQuery {
+    pub sort: ImageSort,
+    pub descending: bool,
+    /// Name sort: inclusive start name / end name / prefix.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub prefix: Option<String>,
+    /// Timestamp sort: start/end (14-digit).
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub sha1: Option<String>,
+    pub min_size: Option<u64>,
+    pub max_size: Option<u64>,
+    pub user: Option<String>,
+    /// Continue after (name sort: name; timestamp sort: "timestamp|name").
+    pub continue_from: Option<(String, String)>,
+    pub limit: u32,
+}
