@@ -1,0 +1,2504 @@
+//! XML handling for uploads: a streaming well-formedness checker modelled on the one
+//! MediaWiki uses (libxml's reader with entity loading off and only "safe" internal DTD
+//! subsets), the SVG script filter (SPEC §7.2), the XML encoding check (§7.3), the CSS
+//! check used by the filter, and the SVG size/metadata reader behind `imageinfo`.
+//!
+//! Everything streams: a single token (a text node or an attribute value) may be at most
+//! [`MAX_TOKEN_LEN`] bytes, like libxml without `XML_PARSE_HUGE`, so memory stays bounded
+//! for files of any size.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use quick_xml::events::{BytesStart, Event};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::verify::VerificationError;
+
+/// Longest text node or attribute value accepted (libxml's `XML_MAX_TEXT_LENGTH`).
+pub const MAX_TOKEN_LEN: usize = 10_000_000;
+/// Deepest element nesting accepted (libxml's default `xmlParserMaxDepth`).
+const MAX_DEPTH: usize = 256;
+/// `$wgSVGMetadataCutoff`: bytes read for the encoding check and the metadata reader.
+pub const SVG_METADATA_CUTOFF: usize = 262_144;
+/// Nesting limit for entity expansion.
+const MAX_ENTITY_DEPTH: u8 = 8;
+
+const NS_SVG: &str = "http://www.w3.org/2000/svg";
+const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+// ---------------------------------------------------------------------------------------
+// Input decoding
+// ---------------------------------------------------------------------------------------
+
+/// Character encodings the XML reader can decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Utf32Le,
+    Utf32Be,
+    Latin1,
+    Cp1252,
+    Unsupported,
+}
+
+/// Work out the document encoding from a byte-order mark, the layout of `<?`, or the
+/// `encoding=` of the XML declaration. Returns the encoding and the BOM length.
+fn detect_encoding(head: &[u8]) -> (Encoding, usize) {
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return (Encoding::Utf8, 3);
+    }
+    if head.starts_with(&[0x00, 0x00, 0xFE, 0xFF]) {
+        return (Encoding::Utf32Be, 4);
+    }
+    if head.starts_with(&[0xFF, 0xFE, 0x00, 0x00]) {
+        return (Encoding::Utf32Le, 4);
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return (Encoding::Utf16Be, 2);
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return (Encoding::Utf16Le, 2);
+    }
+    if head.starts_with(&[0x3C, 0, 0, 0]) {
+        return (Encoding::Utf32Le, 0);
+    }
+    if head.starts_with(&[0, 0, 0, 0x3C]) {
+        return (Encoding::Utf32Be, 0);
+    }
+    if head.starts_with(&[0x3C, 0x00, 0x3F, 0x00]) {
+        return (Encoding::Utf16Le, 0);
+    }
+    if head.starts_with(&[0x00, 0x3C, 0x00, 0x3F]) {
+        return (Encoding::Utf16Be, 0);
+    }
+    if head.starts_with(&[0x4C, 0x6F, 0xA7, 0x94]) {
+        // EBCDIC: not supported.
+        return (Encoding::Unsupported, 0);
+    }
+    if head.starts_with(b"<?xml") {
+        let end = find(head, b"?>").unwrap_or(head.len());
+        let decl = &head[..end];
+        static ENC: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
+        let re = ENC.get_or_init(|| {
+            regex::bytes::Regex::new(r#"encoding[ \t\r\n]*=[ \t\r\n]*["']([^"']*)["']"#).ok()
+        });
+        if let Some(caps) = re.as_ref().and_then(|re| re.captures(decl)) {
+            let name = String::from_utf8_lossy(&caps[1]).to_ascii_lowercase();
+            let enc = match name.as_str() {
+                "utf-8" | "utf8" | "us-ascii" | "ascii" | "utf-16" | "utf-16le" | "utf-16be" => {
+                    Encoding::Utf8
+                }
+                "iso-8859-1" | "iso_8859-1" | "latin1" | "latin-1" | "l1" => Encoding::Latin1,
+                "windows-1252" | "cp1252" => Encoding::Cp1252,
+                n if n.starts_with("iso-8859-") || n.starts_with("windows-125") => {
+                    // Single-byte code pages: decoded as Latin-1 (the ASCII part, which is
+                    // all the checks look at, is the same).
+                    Encoding::Latin1
+                }
+                _ => Encoding::Unsupported,
+            };
+            return (enc, 0);
+        }
+    }
+    (Encoding::Utf8, 0)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The Windows-1252 characters in 0x80..0xA0 (0 where the code page has a hole).
+const CP1252_HIGH: [u16; 32] = [
+    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+    0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+    0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+];
+
+/// Decode one Windows-1252 byte.
+pub(crate) fn cp1252_char(b: u8) -> Option<char> {
+    if (0x80..0xA0).contains(&b) {
+        let c = CP1252_HIGH[usize::from(b - 0x80)];
+        if c == 0 {
+            None
+        } else {
+            char::from_u32(u32::from(c))
+        }
+    } else {
+        Some(char::from(b))
+    }
+}
+
+/// A reader that turns the document's bytes into UTF-8.
+struct Transcoder<R> {
+    inner: R,
+    enc: Encoding,
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Transcoder<R> {
+    fn new(inner: R, enc: Encoding, prefix: Vec<u8>) -> Self {
+        Transcoder {
+            inner,
+            enc,
+            carry: prefix,
+            out: Vec::new(),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+
+    fn bad() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, "invalid character encoding")
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        self.out.clear();
+        self.out_pos = 0;
+        while self.out.is_empty() && !(self.eof && self.carry.is_empty()) {
+            if !self.eof {
+                let mut buf = [0u8; 16384];
+                let n = self.inner.read(&mut buf)?;
+                if n == 0 {
+                    self.eof = true;
+                } else {
+                    self.carry.extend_from_slice(&buf[..n]);
+                }
+            }
+            let consumed = self.decode_available()?;
+            self.carry.drain(..consumed);
+            if self.eof && !self.carry.is_empty() && self.out.is_empty() {
+                return Err(Self::bad());
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode as much of `carry` as possible into `out`; returns the bytes consumed.
+    fn decode_available(&mut self) -> io::Result<usize> {
+        let data = &self.carry;
+        let mut i = 0;
+        let mut tmp = [0u8; 4];
+        match self.enc {
+            Encoding::Utf8 | Encoding::Unsupported => {
+                self.out.extend_from_slice(data);
+                i = data.len();
+            }
+            Encoding::Latin1 => {
+                for &b in data {
+                    self.out
+                        .extend_from_slice(char::from(b).encode_utf8(&mut tmp).as_bytes());
+                }
+                i = data.len();
+            }
+            Encoding::Cp1252 => {
+                for &b in data {
+                    let c = cp1252_char(b).ok_or_else(Self::bad)?;
+                    self.out
+                        .extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                i = data.len();
+            }
+            Encoding::Utf16Le | Encoding::Utf16Be => {
+                let le = self.enc == Encoding::Utf16Le;
+                let unit = |p: usize| -> u16 {
+                    let (a, b) = (data[p], data[p + 1]);
+                    if le {
+                        u16::from_le_bytes([a, b])
+                    } else {
+                        u16::from_be_bytes([a, b])
+                    }
+                };
+                while i + 2 <= data.len() {
+                    let u = unit(i);
+                    if (0xD800..0xDC00).contains(&u) {
+                        if i + 4 > data.len() {
+                            break;
+                        }
+                        let lo = unit(i + 2);
+                        if !(0xDC00..0xE000).contains(&lo) {
+                            return Err(Self::bad());
+                        }
+                        let cp =
+                            0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                        let c = char::from_u32(cp).ok_or_else(Self::bad)?;
+                        self.out
+                            .extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                        i += 4;
+                    } else {
+                        let c = char::from_u32(u32::from(u)).ok_or_else(Self::bad)?;
+                        self.out
+                            .extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                        i += 2;
+                    }
+                }
+            }
+            Encoding::Utf32Le | Encoding::Utf32Be => {
+                while i + 4 <= data.len() {
+                    let b = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+                    let cp = if self.enc == Encoding::Utf32Le {
+                        u32::from_le_bytes(b)
+                    } else {
+                        u32::from_be_bytes(b)
+                    };
+                    let c = char::from_u32(cp).ok_or_else(Self::bad)?;
+                    self.out
+                        .extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                    i += 4;
+                }
+            }
+        }
+        Ok(i)
+    }
+}
+
+impl<R: Read> Read for Transcoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.out_pos >= self.out.len() {
+            self.fill()?;
+            if self.out.is_empty() {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// Fails reads once more than `limit` bytes were consumed since the counter was reset;
+/// the walker resets it after every event, which bounds the size of a single token.
+struct TokenGuard<R> {
+    inner: R,
+    counter: Rc<Cell<usize>>,
+    limit: usize,
+}
+
+impl<R: Read> Read for TokenGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.counter.get() > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "XML token too large",
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.counter.set(self.counter.get() + n);
+        Ok(n)
+    }
+}
+
+/// A UTF-8 byte stream of an XML document, ready for the walker.
+pub(crate) struct XmlInput {
+    reader: Box<dyn BufRead>,
+    counter: Rc<Cell<usize>>,
+    supported: bool,
+}
+
+impl XmlInput {
+    /// Prepare `source` (whose first bytes are `head`, already consumed from `source`).
+    fn new<R: Read + 'static>(head: Vec<u8>, source: R) -> XmlInput {
+        let (enc, bom) = detect_encoding(&head);
+        let prefix = head.get(bom..).map(<[u8]>::to_vec).unwrap_or_default();
+        let counter = Rc::new(Cell::new(0));
+        let guard = TokenGuard {
+            inner: Transcoder::new(source, enc, prefix),
+            counter: Rc::clone(&counter),
+            limit: MAX_TOKEN_LEN + 65_536,
+        };
+        XmlInput {
+            reader: Box::new(BufReader::with_capacity(65_536, guard)),
+            counter,
+            supported: enc != Encoding::Unsupported,
+        }
+    }
+
+    /// Open a file.
+    pub(crate) fn from_path(path: &Path) -> io::Result<XmlInput> {
+        let mut file = File::open(path)?;
+        let mut head = vec![0u8; 1024];
+        let n = read_full(&mut file, &mut head)?;
+        head.truncate(n);
+        Ok(XmlInput::new(head, file))
+    }
+
+    /// Use bytes held in memory.
+    fn from_bytes(bytes: Vec<u8>) -> XmlInput {
+        XmlInput::new(bytes, io::empty())
+    }
+}
+
+/// Read until `buf` is full or the end of the input; returns the number of bytes read.
+pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Read at most `max` bytes from the start of a file.
+pub(crate) fn read_head(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; max];
+    let n = read_full(&mut f, &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+// ---------------------------------------------------------------------------------------
+// DOCTYPE handling
+// ---------------------------------------------------------------------------------------
+
+/// The parts of a `<!DOCTYPE ...>` declaration.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Doctype {
+    /// `PUBLIC` or `SYSTEM` when an external identifier is given.
+    pub kind: Option<String>,
+    pub public_id: Option<String>,
+    pub system_id: Option<String>,
+    pub internal: Option<String>,
+}
+
+fn doctype_regex() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| {
+        // The alternation reproduces the reference grouping exactly: a PUBLIC id followed
+        // by a double-quoted system id, or a lone single-quoted string, or a SYSTEM id.
+        Regex::new(concat!(
+            r#"(?s)^<!DOCTYPE\s*\S+\s*"#,
+            r#"(?:(?P<typepublic>PUBLIC)\s*(?:"(?P<pubquote>[^"]*)"|'(?P<pubapos>[^']*)')"#,
+            r#"\s*"(?P<pubsysquote>[^"]*)"|'(?P<pubsysapos>[^']*)'"#,
+            r#"|(?P<typesystem>SYSTEM)\s*(?:"(?P<sysquote>[^"]*)"|'(?P<sysapos>[^']*)')"#,
+            r#")?\s*(?:\[\s*(?P<internal>.*)\])?\s*>$"#
+        ))
+        .ok()
+    })
+    .as_ref()
+}
+
+/// Split a DOCTYPE declaration into its parts; `None` when it does not parse.
+fn parse_doctype(full: &str) -> Option<Doctype> {
+    let caps = doctype_regex()?.captures(full)?;
+    let get = |n: &str| {
+        caps.name(n)
+            .map(|m| m.as_str().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    Some(Doctype {
+        kind: get("typepublic").or_else(|| get("typesystem")),
+        public_id: get("pubquote").or_else(|| get("pubapos")),
+        system_id: get("pubsysquote")
+            .or_else(|| get("pubsysapos"))
+            .or_else(|| get("sysquote"))
+            .or_else(|| get("sysapos")),
+        internal: get("internal"),
+    })
+}
+
+/// Only entity declarations of short literal values, comments and the graphviz
+/// `xmlns:xlink` ATTLIST may appear in an internal subset.
+fn dtd_is_safe(internal: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(concat!(
+            r#"^(?:\s*<!ENTITY\s+\S+\s+"#,
+            r#"(?:"(?:&[^"%&;]{1,64};|(?:[^"%&]|&amp;|&quot;){0,255})""#,
+            r#"|'(?:&[^"%&;]{1,64};|(?:[^'%&]|&amp;|&apos;){0,255})')\s*>"#,
+            r#"|\s*<!--(?:[^-]|-[^-])*-->"#,
+            r#"|\s*<!ATTLIST svg xmlns:xlink CDATA #FIXED "#,
+            r#""http://www.w3.org/1999/xlink">)*\s*$"#
+        ))
+        .ok()
+    });
+    re.as_ref().is_some_and(|re| re.is_match(internal))
+}
+
+/// The general entities declared in an internal subset (character references in the
+/// values are expanded at declaration time, as XML requires).
+fn declared_entities(internal: &str) -> HashMap<String, String> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = RE
+        .get_or_init(|| Regex::new(r#"<!ENTITY\s+([^\s%]\S*)\s+(?:"([^"]*)"|'([^']*)')\s*>"#).ok());
+    let mut map = HashMap::new();
+    if let Some(re) = re.as_ref() {
+        for c in re.captures_iter(internal) {
+            let value = c
+                .get(2)
+                .or_else(|| c.get(3))
+                .map(|m| m.as_str())
+                .unwrap_or("");
+            let name = c[1].to_owned();
+            // The first declaration of an entity wins.
+            map.entry(name)
+                .or_insert_with(|| expand_char_refs_only(value));
+        }
+    }
+    map
+}
+
+fn expand_char_refs_only(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(p) = rest.find("&#") {
+        out.push_str(&rest[..p]);
+        let after = &rest[p..];
+        match after
+            .find(';')
+            .and_then(|e| char_ref(&after[2..e]).map(|c| (c, e)))
+        {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push_str("&#");
+                rest = &after[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decode the body of a character reference (`#` already stripped): `65` or `x41`.
+fn char_ref(body: &str) -> Option<char> {
+    let cp = if let Some(hex) = body.strip_prefix('x') {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()?
+    } else {
+        if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        body.parse::<u32>().ok()?
+    };
+    char::from_u32(cp).filter(|c| is_xml_char(*c))
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+// ---------------------------------------------------------------------------------------
+// The walker
+// ---------------------------------------------------------------------------------------
+
+/// An element name with its namespace resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct XmlName {
+    /// Namespace URI ("" when none or when the prefix is not bound).
+    pub ns: String,
+    /// The name as written, with any prefix.
+    pub qname: String,
+    /// The part after the prefix.
+    pub local: String,
+}
+
+impl XmlName {
+    /// `<namespace-uri>:<local>`, or the name as written when there is no namespace.
+    pub fn expanded(&self) -> String {
+        if self.ns.is_empty() {
+            self.qname.clone()
+        } else {
+            format!("{}:{}", self.ns, self.local)
+        }
+    }
+}
+
+/// An attribute (namespace declarations are not reported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct XmlAttr {
+    pub name: XmlName,
+    pub value: String,
+}
+
+/// Whether the walk should go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Callbacks of [`walk_xml`]. Depth 0 is the root element.
+pub(crate) trait XmlHandler {
+    /// A processing instruction (other than the XML declaration).
+    fn processing_instruction(&mut self, _target: &str, _data: &str) {}
+    /// A DOCTYPE declaration before the root element.
+    fn doctype(&mut self, _dtd: &Doctype) {}
+    /// An element opens; `inner_start` is the byte offset just after its start tag.
+    fn start(
+        &mut self,
+        _name: &XmlName,
+        _attrs: &[XmlAttr],
+        _depth: usize,
+        _empty: bool,
+        _inner_start: u64,
+    ) -> Flow {
+        Flow::Continue
+    }
+    /// Character data (`cdata` for CDATA sections) inside the element at `depth`.
+    fn text(&mut self, _text: &str, _cdata: bool, _depth: usize) {}
+    /// Whether to collect the (trimmed) character data of this element for [`Self::end`].
+    fn wants_data(&self, _name: &XmlName) -> bool {
+        false
+    }
+    /// An element closes; `end_tag_start` is the offset of its end tag.
+    fn end(&mut self, _name: &XmlName, _data: &str, _depth: usize, _end_tag_start: u64) -> Flow {
+        Flow::Continue
+    }
+}
+
+/// The result of [`walk_xml`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct XmlOutcome {
+    /// The document was read to its end without a well-formedness problem.
+    pub well_formed: bool,
+    /// The expanded name of the root element, if one was seen.
+    pub root: Option<String>,
+}
+
+struct OpenElement {
+    name: XmlName,
+    data: Option<String>,
+    ns_mark: usize,
+}
+
+struct Walker<'h, H: XmlHandler> {
+    handler: &'h mut H,
+    entities: HashMap<String, String>,
+    has_external_subset: bool,
+    ns_stack: Vec<(String, String)>,
+    stack: Vec<OpenElement>,
+    root: Option<String>,
+    seen_root: bool,
+    seen_doctype: bool,
+    seen_anything: bool,
+}
+
+/// Why the walk ended early.
+enum Stop {
+    /// The document is not well-formed.
+    Malformed,
+    /// The handler asked to stop.
+    Handler,
+}
+
+/// Walk an XML document, reporting events to `handler` and checking well-formedness the
+/// way MediaWiki's XML checker does. `require_safe_dtd` makes an unsafe internal DTD subset
+/// a well-formedness error (and stops reading there).
+pub(crate) fn walk_xml<H: XmlHandler>(input: XmlInput, handler: &mut H) -> io::Result<XmlOutcome> {
+    let XmlInput {
+        reader,
+        counter,
+        supported,
+    } = input;
+    if !supported {
+        return Ok(XmlOutcome::default());
+    }
+    let mut reader = reader;
+    // A document starts with markup (possibly after white space): give up at once on
+    // anything else instead of scanning binary data for a '<'.
+    match reader.fill_buf() {
+        Ok(buf) => {
+            let first = buf
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+            if buf.is_empty() || first.is_some_and(|b| *b != b'<') {
+                return Ok(XmlOutcome::default());
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(XmlOutcome::default()),
+        Err(e) => return Err(e),
+    }
+    let mut xml = quick_xml::Reader::from_reader(reader);
+    {
+        let cfg = xml.config_mut();
+        cfg.check_end_names = true;
+        cfg.check_comments = true;
+        cfg.expand_empty_elements = false;
+        cfg.trim_text(false);
+    }
+    let mut w = Walker {
+        handler,
+        entities: HashMap::new(),
+        has_external_subset: false,
+        ns_stack: Vec::new(),
+        stack: Vec::new(),
+        root: None,
+        seen_root: false,
+        seen_doctype: false,
+        seen_anything: false,
+    };
+    let mut buf = Vec::new();
+    let result = loop {
+        buf.clear();
+        counter.set(0);
+        let before = xml.buffer_position();
+        let ev = match xml.read_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(quick_xml::Error::Io(e)) if e.kind() != io::ErrorKind::InvalidData => {
+                return Err(io::Error::new(e.kind(), e.to_string()));
+            }
+            Err(_) => break Err(Stop::Malformed),
+        };
+        let after = xml.buffer_position();
+        match w.event(ev, before, after) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(stop) => break Err(stop),
+        }
+    };
+    let root = w.root.clone();
+    let well_formed = match result {
+        Ok(()) => w.seen_root && w.stack.is_empty(),
+        Err(_) => false,
+    };
+    Ok(XmlOutcome { well_formed, root })
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, Stop> {
+    std::str::from_utf8(bytes).map_err(|_| Stop::Malformed)
+}
+
+fn is_name_start(c: char) -> bool {
+    c == '_'
+        || c == ':'
+        || c.is_ascii_alphabetic()
+        || (c as u32 >= 0xC0 && c != '\u{D7}' && c != '\u{F7}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start(c) || c.is_ascii_digit() || c == '-' || c == '.' || c == '\u{B7}'
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if is_name_start(c))
+        && chars.all(is_name_char)
+        && name.len() <= 50_000
+}
+
+fn is_ws_only(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// PHP `trim()` whitespace.
+pub(crate) fn php_trim(s: &str) -> &str {
+    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\x0B'))
+}
+
+impl<H: XmlHandler> Walker<'_, H> {
+    /// Handle one event; `Ok(false)` at the end of the document.
+    fn event(&mut self, ev: Event<'_>, before: u64, after: u64) -> Result<bool, Stop> {
+        let first = !self.seen_anything;
+        self.seen_anything = true;
+        match ev {
+            Event::Eof => return Ok(false),
+            Event::Decl(_) => {
+                if !first {
+                    return Err(Stop::Malformed);
+                }
+            }
+            Event::PI(pi) => {
+                let target = utf8(pi.target())?;
+                if target.eq_ignore_ascii_case("xml") || !valid_name(target) {
+                    return Err(Stop::Malformed);
+                }
+                let data = utf8(pi.content())?;
+                self.check_chars(data)?;
+                let data = data.trim_start_matches([' ', '\t', '\r', '\n']);
+                self.handler.processing_instruction(target, data);
+            }
+            Event::DocType(d) => {
+                if self.seen_root || self.seen_doctype {
+                    return Err(Stop::Malformed);
+                }
+                self.seen_doctype = true;
+                let text = utf8(d.as_ref())?;
+                self.check_chars(text)?;
+                let full = format!("<!DOCTYPE {text}>");
+                let parsed = parse_doctype(&full).ok_or(Stop::Malformed)?;
+                self.handler.doctype(&parsed);
+                self.has_external_subset = parsed.kind.is_some();
+                if let Some(internal) = &parsed.internal {
+                    if !dtd_is_safe(internal) {
+                        return Err(Stop::Malformed);
+                    }
+                    self.entities = declared_entities(internal);
+                }
+            }
+            Event::Comment(c) => {
+                let text = utf8(c.as_ref())?;
+                self.check_chars(text)?;
+            }
+            Event::Start(e) => return self.open(&e, false, after),
+            Event::Empty(e) => return self.open(&e, true, after),
+            Event::End(e) => {
+                let qname = e.name();
+                let name = utf8(qname.as_ref())?;
+                let top = self.stack.pop().ok_or(Stop::Malformed)?;
+                if top.name.qname != name {
+                    return Err(Stop::Malformed);
+                }
+                return self.close(top, before);
+            }
+            Event::Text(t) => {
+                let raw = utf8(t.as_ref())?;
+                if self.stack.is_empty() {
+                    if !is_ws_only(raw) {
+                        return Err(Stop::Malformed);
+                    }
+                    return Ok(true);
+                }
+                if raw.contains("]]>") || raw.len() > MAX_TOKEN_LEN {
+                    return Err(Stop::Malformed);
+                }
+                let text = self.expand(raw, false, 0)?;
+                self.add_text(&text, false);
+            }
+            Event::CData(c) => {
+                if self.stack.is_empty() {
+                    return Err(Stop::Malformed);
+                }
+                let raw = utf8(c.as_ref())?;
+                self.check_chars(raw)?;
+                let text = raw.replace("\r\n", "\n").replace('\r', "\n");
+                self.add_text(&text, true);
+            }
+        }
+        Ok(true)
+    }
+
+    fn check_chars(&self, s: &str) -> Result<(), Stop> {
+        if s.chars().all(is_xml_char) {
+            Ok(())
+        } else {
+            Err(Stop::Malformed)
+        }
+    }
+
+    fn add_text(&mut self, text: &str, cdata: bool) {
+        let depth = self.stack.len().saturating_sub(1);
+        if let Some(top) = self.stack.last_mut() {
+            if let Some(data) = top.data.as_mut() {
+                data.push_str(php_trim(text));
+            }
+        }
+        self.handler.text(text, cdata, depth);
+    }
+
+    fn lookup_ns(&self, prefix: &str) -> Option<&str> {
+        if prefix == "xml" {
+            return Some(NS_XML);
+        }
+        self.ns_stack
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, u)| u.as_str())
+    }
+
+    fn resolve(&self, qname: &str, is_attr: bool) -> XmlName {
+        match qname.split_once(':') {
+            Some((prefix, local)) => match self.lookup_ns(prefix) {
+                Some(ns) if !ns.is_empty() => XmlName {
+                    ns: ns.to_owned(),
+                    qname: qname.to_owned(),
+                    local: local.to_owned(),
+                },
+                _ => XmlName {
+                    ns: String::new(),
+                    qname: qname.to_owned(),
+                    local: local.to_owned(),
+                },
+            },
+            None => {
+                let ns = if is_attr { None } else { self.lookup_ns("") };
+                XmlName {
+                    ns: ns.unwrap_or("").to_owned(),
+                    qname: qname.to_owned(),
+                    local: qname.to_owned(),
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, e: &BytesStart<'_>, empty: bool, after: u64) -> Result<bool, Stop> {
+        if self.stack.is_empty() {
+            if self.seen_root {
+                // A second root element.
+                return Err(Stop::Malformed);
+            }
+            self.seen_root = true;
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Stop::Malformed);
+        }
+        let qname = utf8(e.name().as_ref())?.to_owned();
+        if !valid_name(&qname) {
+            return Err(Stop::Malformed);
+        }
+        let ns_mark = self.ns_stack.len();
+        let mut raw_attrs: Vec<(String, String)> = Vec::new();
+        for attr in e.attributes().with_checks(true) {
+            let attr = attr.map_err(|_| Stop::Malformed)?;
+            let key = utf8(attr.key.as_ref())?.to_owned();
+            if !valid_name(&key) {
+                return Err(Stop::Malformed);
+            }
+            let raw = utf8(&attr.value)?;
+            if raw.contains('<') || raw.len() > MAX_TOKEN_LEN {
+                return Err(Stop::Malformed);
+            }
+            let value = self.expand(raw, true, 0)?;
+            if key == "xmlns" {
+                self.ns_stack.push((String::new(), value));
+            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                self.ns_stack.push((prefix.to_owned(), value));
+            } else {
+                raw_attrs.push((key, value));
+            }
+        }
+        let name = self.resolve(&qname, false);
+        let attrs: Vec<XmlAttr> = raw_attrs
+            .into_iter()
+            .map(|(k, v)| XmlAttr {
+                name: self.resolve(&k, true),
+                value: v,
+            })
+            .collect();
+        if self.root.is_none() {
+            self.root = Some(name.expanded());
+        }
+        let depth = self.stack.len();
+        let flow = self.handler.start(&name, &attrs, depth, empty, after);
+        let data = if self.handler.wants_data(&name) {
+            Some(String::new())
+        } else {
+            None
+        };
+        let el = OpenElement {
+            name,
+            data,
+            ns_mark,
+        };
+        if flow == Flow::Stop {
+            return Err(Stop::Handler);
+        }
+        if empty {
+            self.close(el, after)
+        } else {
+            self.stack.push(el);
+            Ok(true)
+        }
+    }
+
+    fn close(&mut self, el: OpenElement, end_tag_start: u64) -> Result<bool, Stop> {
+        self.ns_stack.truncate(el.ns_mark);
+        let depth = self.stack.len();
+        let data = el.data.unwrap_or_default();
+        match self.handler.end(&el.name, &data, depth, end_tag_start) {
+            Flow::Continue => Ok(true),
+            Flow::Stop => Err(Stop::Handler),
+        }
+    }
+
+    /// Replace references in `raw`; attribute values also get their whitespace normalised.
+    fn expand(&self, raw: &str, attr: bool, level: u8) -> Result<String, Stop> {
+        if level > MAX_ENTITY_DEPTH {
+            return Err(Stop::Malformed);
+        }
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw;
+        loop {
+            let Some(p) = rest.find(['&', '\r', '\n', '\t']) else {
+                self.check_chars(rest)?;
+                out.push_str(rest);
+                break;
+            };
+            self.check_chars(&rest[..p])?;
+            out.push_str(&rest[..p]);
+            let c = rest.as_bytes()[p];
+            if c != b'&' {
+                // Line ends become "\n"; in attributes every white space becomes a space.
+                let skip = if c == b'\r' && rest.as_bytes().get(p + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                out.push(if attr {
+                    ' '
+                } else if c == b'\t' {
+                    '\t'
+                } else {
+                    '\n'
+                });
+                rest = &rest[p + skip..];
+                continue;
+            }
+            let after = &rest[p + 1..];
+            let end = after.find(';').ok_or(Stop::Malformed)?;
+            let name = &after[..end];
+            rest = &after[end + 1..];
+            if let Some(body) = name.strip_prefix('#') {
+                out.push(char_ref(body).ok_or(Stop::Malformed)?);
+                continue;
+            }
+            if !valid_name(name) {
+                return Err(Stop::Malformed);
+            }
+            match name {
+                "lt" => out.push('<'),
+                "gt" => out.push('>'),
+                "amp" => out.push('&'),
+                "apos" => out.push('\''),
+                "quot" => out.push('"'),
+                _ => match self.entities.get(name) {
+                    Some(value) => {
+                        if value.contains('<') {
+                            // Markup inside entities is not supported (and not allowed in
+                            // attribute values at all).
+                            return Err(Stop::Malformed);
+                        }
+                        let expanded = self.expand(value, attr, level + 1)?;
+                        out.push_str(&expanded);
+                    }
+                    None if self.has_external_subset => {}
+                    None => return Err(Stop::Malformed),
+                },
+            }
+            if out.len() > MAX_TOKEN_LEN {
+                return Err(Stop::Malformed);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A handler that only checks well-formedness.
+struct NoHandler;
+impl XmlHandler for NoHandler {}
+
+/// The expanded root element name of `path` if it is well-formed XML (MediaWiki's
+/// `XmlTypeCheck` as used by MIME detection), else `None`.
+pub(crate) fn xml_root_element(path: &Path) -> io::Result<Option<String>> {
+    let outcome = walk_xml(XmlInput::from_path(path)?, &mut NoHandler)?;
+    Ok(if outcome.well_formed {
+        outcome.root
+    } else {
+        None
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The SVG filter (§7.2)
+// ---------------------------------------------------------------------------------------
+
+const VALID_NAMESPACES: &[&str] = &[
+    "",
+    "adobe:ns:meta/",
+    "http://creativecommons.org/ns#",
+    "http://inkscape.sourceforge.net/dtd/sodipodi-0.dtd",
+    "http://ns.adobe.com/adobeillustrator/10.0/",
+    "http://ns.adobe.com/adobesvgviewerextensions/3.0/",
+    "http://ns.adobe.com/extensibility/1.0/",
+    "http://ns.adobe.com/flows/1.0/",
+    "http://ns.adobe.com/illustrator/1.0/",
+    "http://ns.adobe.com/imagereplacement/1.0/",
+    "http://ns.adobe.com/pdf/1.3/",
+    "http://ns.adobe.com/photoshop/1.0/",
+    "http://ns.adobe.com/saveforweb/1.0/",
+    "http://ns.adobe.com/variables/1.0/",
+    "http://ns.adobe.com/xap/1.0/",
+    "http://ns.adobe.com/xap/1.0/g/",
+    "http://ns.adobe.com/xap/1.0/g/img/",
+    "http://ns.adobe.com/xap/1.0/mm/",
+    "http://ns.adobe.com/xap/1.0/rights/",
+    "http://ns.adobe.com/xap/1.0/stype/dimensions#",
+    "http://ns.adobe.com/xap/1.0/stype/font#",
+    "http://ns.adobe.com/xap/1.0/stype/manifestitem#",
+    "http://ns.adobe.com/xap/1.0/stype/resourceevent#",
+    "http://ns.adobe.com/xap/1.0/stype/resourceref#",
+    "http://ns.adobe.com/xap/1.0/t/pg/",
+    "http://purl.org/dc/elements/1.1/",
+    "http://purl.org/dc/elements/1.1",
+    "http://schemas.microsoft.com/visio/2003/svgextensions/",
+    "http://sodipodi.sourceforge.net/dtd/sodipodi-0.dtd",
+    "http://taptrix.com/inkpad/svg_extensions",
+    "http://web.resource.org/cc/",
+    "http://www.freesoftware.fsf.org/bkchem/cdml",
+    "http://www.inkscape.org/namespaces/inkscape",
+    "http://www.opengis.net/gml",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "http://www.w3.org/2000/svg",
+    "http://www.w3.org/tr/rec-rdf-syntax/",
+    "http://www.w3.org/2000/01/rdf-schema#",
+];
+
+const ALLOWED_DTDS: &[&str] = &[
+    "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd",
+    "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11-basic.dtd",
+    "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11-tiny.dtd",
+    "http://www.w3.org/TR/2001/REC-SVG-20010904/DTD/svg10.dtd",
+    "http://www.w3.org/TR/2001/PR-SVG-20010719/DTD/svg10.dtd",
+];
+
+const CSS_ATTRS: &[&str] = &[
+    "font",
+    "clip-path",
+    "fill",
+    "filter",
+    "marker",
+    "marker-end",
+    "marker-mid",
+    "marker-start",
+    "mask",
+    "stroke",
+];
+
+fn verr(key: &str, params: &[&str]) -> VerificationError {
+    VerificationError {
+        key: key.to_owned(),
+        params: params.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+/// Split `uri:local` (lower-cased) at the last colon.
+fn split_xml_namespace(name: &str) -> (String, String) {
+    let lower = name.to_lowercase();
+    match lower.rfind(':') {
+        Some(p) => (lower[..p].to_owned(), lower[p + 1..].to_owned()),
+        None => (String::new(), lower),
+    }
+}
+
+fn re(cell: &'static OnceLock<Option<Regex>>, pattern: &str) -> Option<&'static Regex> {
+    cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
+}
+
+fn is_buggy_inkscape_ns(ns: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    re(&RE, r"^&(#38;)*ns_[a-z_]+;$").is_some_and(|r| r.is_match(ns))
+}
+
+fn safe_data_uri(value: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let tok = r"[a-zA-Z0-9!#$&'*+.^_`{|}~-]";
+    let pattern = format!(
+        r#"(?i)^data:[ \t\n\x0B\x0C\r]*image/(gif|jpeg|jpg|png)(?:;{tok}+=(?:{tok}+|"(?:[\x00-\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]+|\\[\x00-\x7f])*"))*(?:;base64)?,"#
+    );
+    re(&RE, &pattern).is_some_and(|r| r.is_match(value))
+}
+
+fn remote_scheme(value: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    re(&RE, r"(?i)(http|https|data|script):").is_some_and(|r| r.is_match(value))
+}
+
+fn image_filter_url(value: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    re(
+        &RE,
+        r#"(?is)url[ \t\n\x0B\x0C\r]*\([ \t\n\x0B\x0C\r]*["']?[^#]"#,
+    )
+    .is_some_and(|r| r.is_match(value))
+}
+
+/// The checks of one element, given its expanded name, attributes and character data.
+fn check_svg_element(
+    element: &str,
+    attrs: &[XmlAttr],
+    data: Option<&str>,
+) -> Option<VerificationError> {
+    let (namespace, stripped) = split_xml_namespace(element);
+    if !(is_buggy_inkscape_ns(&namespace) || VALID_NAMESPACES.contains(&namespace.as_str())) {
+        return Some(verr("uploadscriptednamespace", &[&namespace]));
+    }
+    if matches!(
+        stripped.as_str(),
+        "script" | "handler" | "stylesheet" | "iframe"
+    ) {
+        return Some(verr("uploaded-script-svg", &[&stripped]));
+    }
+    if stripped == "style" {
+        if let Some(data) = data {
+            if css_is_hostile(&normalize_css(data)) {
+                return Some(verr("uploaded-hostile-svg", &[]));
+            }
+        }
+    }
+    for attr in attrs {
+        let attrib = attr.name.expanded();
+        let (attr_ns, attr_local) = split_xml_namespace(&attrib);
+        let value = attr.value.to_lowercase();
+        let inkscape_ok =
+            namespace == "http://www.inkscape.org/namespaces/inkscape" && attr_ns.is_empty();
+        if !inkscape_ok && attr_local.starts_with("on") {
+            return Some(verr("uploaded-event-handler-on-svg", &[&attrib, &value]));
+        }
+        if attr_local == "href"
+            && !value.is_empty()
+            && !value.starts_with("data:")
+            && !value.starts_with('#')
+            && !(stripped == "a" && (value.starts_with("http://") || value.starts_with("https://")))
+        {
+            return Some(verr(
+                "uploaded-href-attribute-svg",
+                &[&stripped, &attrib, &value],
+            ));
+        }
+        if attr_local == "href" && value.starts_with("data:") && !safe_data_uri(&value) {
+            return Some(verr(
+                "uploaded-href-unsafe-target-svg",
+                &[&stripped, &attrib, &value],
+            ));
+        }
+        if attr_local == "attributename"
+            && stripped == "animate"
+            && split_xml_namespace(&value).1 == "href"
+        {
+            return Some(verr("uploaded-animate-svg", &[&stripped, &attrib, &value]));
+        }
+        if (stripped == "set" || stripped == "animate")
+            && attr_local == "attributename"
+            && value.starts_with("on")
+        {
+            return Some(verr(
+                "uploaded-setting-event-handler-svg",
+                &[&stripped, &attr_local, &value],
+            ));
+        }
+        if stripped == "set" && attr_local == "attributename" && value.contains("href") {
+            return Some(verr("uploaded-setting-href-svg", &[]));
+        }
+        if stripped == "set" && attr_local == "to" && remote_scheme(&value) {
+            return Some(verr("uploaded-wrong-setting-svg", &[&value]));
+        }
+        if attr_local == "handler" && remote_scheme(&value) {
+            return Some(verr("uploaded-setting-handler-svg", &[&attrib, &value]));
+        }
+        if attr_local == "style" && css_is_hostile(&normalize_css(&value)) {
+            return Some(verr("uploaded-remote-url-svg", &[&attrib, &value]));
+        }
+        if CSS_ATTRS.contains(&attr_local.as_str()) && css_is_hostile(&value) {
+            return Some(verr("uploaded-remote-url-svg", &[&attrib, &value]));
+        }
+        if stripped == "image" && attr_local == "filter" && image_filter_url(&value) {
+            return Some(verr(
+                "uploaded-image-filter-svg",
+                &[&stripped, &attr_local, &value],
+            ));
+        }
+    }
+    None
+}
+
+/// Results of open elements, decided when they close (the last hit wins, as in MediaWiki).
+struct SvgFilter {
+    pending: Vec<Pending>,
+    hit: Option<VerificationError>,
+}
+
+enum Pending {
+    Done(Option<VerificationError>),
+    /// A `<style>` element: its CSS is checked when it closes.
+    Style {
+        element: String,
+        attrs: Vec<XmlAttr>,
+    },
+}
+
+impl XmlHandler for SvgFilter {
+    fn processing_instruction(&mut self, target: &str, _data: &str) {
+        if target.to_ascii_lowercase().contains("xml-stylesheet") {
+            self.hit = Some(verr("upload-scripted-pi-callback", &[]));
+        }
+    }
+
+    fn doctype(&mut self, dtd: &Doctype) {
+        if let Some(kind) = &dtd.kind {
+            let system_ok = dtd
+                .system_id
+                .as_deref()
+                .is_some_and(|s| ALLOWED_DTDS.contains(&s));
+            let public_ok = dtd
+                .public_id
+                .as_deref()
+                .is_some_and(|p| p.starts_with("-//W3C//"));
+            if kind != "PUBLIC" || !system_ok || !public_ok {
+                self.hit = Some(verr("upload-scripted-dtd", &[]));
+            }
+        }
+    }
+
+    fn start(&mut self, name: &XmlName, attrs: &[XmlAttr], _: usize, _: bool, _: u64) -> Flow {
+        let element = name.expanded();
+        if split_xml_namespace(&element).1 == "style" {
+            self.pending.push(Pending::Style {
+                element,
+                attrs: attrs.to_vec(),
+            });
+        } else {
+            self.pending
+                .push(Pending::Done(check_svg_element(&element, attrs, None)));
+        }
+        Flow::Continue
+    }
+
+    fn wants_data(&self, name: &XmlName) -> bool {
+        split_xml_namespace(&name.expanded()).1 == "style"
+    }
+
+    fn end(&mut self, _: &XmlName, data: &str, _: usize, _: u64) -> Flow {
+        let result = match self.pending.pop() {
+            Some(Pending::Done(r)) => r,
+            Some(Pending::Style { element, attrs }) => {
+                check_svg_element(&element, &attrs, Some(data))
+            }
+            None => None,
+        };
+        if result.is_some() {
+            self.hit = result;
+        }
+        Flow::Continue
+    }
+}
+
+/// The SVG filter (SPEC §7.2). In `partial` mode a document that is not well-formed
+/// passes; in full mode it fails with `uploadinvalidxml`.
+pub fn check_svg(path: &Path, partial: bool) -> io::Result<Option<VerificationError>> {
+    let mut filter = SvgFilter {
+        pending: Vec::new(),
+        hit: None,
+    };
+    let outcome = walk_xml(XmlInput::from_path(path)?, &mut filter)?;
+    if !outcome.well_formed {
+        return Ok(if partial {
+            None
+        } else {
+            Some(verr("uploadinvalidxml", &[]))
+        });
+    }
+    Ok(filter.hit)
+}
+
+// ---------------------------------------------------------------------------------------
+// XML encoding check (§7.3)
+// ---------------------------------------------------------------------------------------
+
+const SAFE_XML_ENCODINGS: &[&str] = &[
+    "UTF-8",
+    "US-ASCII",
+    "ISO-8859-1",
+    "ISO-8859-2",
+    "UTF-16",
+    "UTF-32",
+    "WINDOWS-1250",
+    "WINDOWS-1251",
+    "WINDOWS-1252",
+    "WINDOWS-1253",
+    "WINDOWS-1254",
+    "WINDOWS-1255",
+    "WINDOWS-1256",
+    "WINDOWS-1257",
+    "WINDOWS-1258",
+];
+
+/// `Some(true)`: a declaration with an unsafe encoding or an unterminated declaration;
+/// `Some(false)`: a complete, safe declaration; `None`: no declaration at all.
+fn declaration_verdict(text: &[u8]) -> Option<bool> {
+    static DECL: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
+    static START: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
+    static ENC: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
+    let decl = DECL.get_or_init(|| regex::bytes::Regex::new(r"(?is-u)<\?xml\b(.*?)\?>").ok());
+    let start = START.get_or_init(|| regex::bytes::Regex::new(r"(?i-u)<\?xml\b").ok());
+    let enc = ENC.get_or_init(|| {
+        regex::bytes::Regex::new(r#"(?is-u)encoding[ \t\n\r]*=[ \t\n\r]*['"](.*?)['"]"#).ok()
+    });
+    let (decl, start, enc) = (decl.as_ref()?, start.as_ref()?, enc.as_ref()?);
+    if let Some(c) = decl.captures(text) {
+        let inner = c.get(1).map(|m| m.as_bytes()).unwrap_or_default();
+        if let Some(e) = enc.captures(inner) {
+            let name = String::from_utf8_lossy(&e[1]).to_uppercase();
+            if !SAFE_XML_ENCODINGS.contains(&name.as_str()) {
+                return Some(true);
+            }
+        }
+        return Some(false);
+    }
+    if start.is_match(text) {
+        return Some(true);
+    }
+    None
+}
+
+fn decode_units(bytes: &[u8], width: usize, big_endian: bool) -> Option<String> {
+    if !bytes.chunks_exact(width).remainder().is_empty() {
+        return None;
+    }
+    if width == 2 {
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| {
+                if big_endian {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).ok()
+    } else {
+        bytes
+            .chunks_exact(4)
+            .map(|c| {
+                let b = [c[0], c[1], c[2], c[3]];
+                char::from_u32(if big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                })
+            })
+            .collect()
+    }
+}
+
+/// The XML encoding check (SPEC §7.3): true when the file must be rejected.
+pub fn xml_encoding_mismatch(path: &Path) -> io::Result<bool> {
+    let contents = read_head(path, SVG_METADATA_CUTOFF)?;
+    match declaration_verdict(&contents) {
+        Some(true) => return Ok(true),
+        Some(false) => {}
+        None => {
+            if contents.starts_with(&[0x4C, 0x6F, 0xA7, 0x94]) {
+                return Ok(true);
+            }
+        }
+    }
+    // Try the multi-byte encodings: UTF-16 (BOM decides, else big-endian), UTF-16BE,
+    // UTF-32 (likewise) and UTF-32BE.
+    let attempts: [(usize, bool, bool); 4] = [
+        (2, true, true),
+        (2, true, false),
+        (4, true, true),
+        (4, true, false),
+    ];
+    for (width, be_default, honour_bom) in attempts {
+        let (body, be) = if honour_bom {
+            if width == 2 && contents.starts_with(&[0xFF, 0xFE]) {
+                (&contents[2..], false)
+            } else if width == 2 && contents.starts_with(&[0xFE, 0xFF]) {
+                (&contents[2..], true)
+            } else if width == 4 && contents.starts_with(&[0xFF, 0xFE, 0, 0]) {
+                (&contents[4..], false)
+            } else if width == 4 && contents.starts_with(&[0, 0, 0xFE, 0xFF]) {
+                (&contents[4..], true)
+            } else {
+                (&contents[..], be_default)
+            }
+        } else {
+            (&contents[..], be_default)
+        };
+        if let Some(s) = decode_units(body, width, be) {
+            if !s.is_empty() && declaration_verdict(s.as_bytes()) == Some(true) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+// ---------------------------------------------------------------------------------------
+// CSS
+// ---------------------------------------------------------------------------------------
+
+/// The CSS check of the SVG filter: true when `value` imports, uses expressions or
+/// `-o-link`, references anything but a local fragment through `url(`, `image(` or
+/// `image-set(`, or contains control characters.
+pub fn css_is_hostile(value: &str) -> bool {
+    if value.to_ascii_lowercase().contains("@import") {
+        return true;
+    }
+    static FONT_FACE: OnceLock<Option<Regex>> = OnceLock::new();
+    static EXPR: OnceLock<Option<Regex>> = OnceLock::new();
+    static URL: OnceLock<Option<Regex>> = OnceLock::new();
+    static LOCAL: OnceLock<Option<Regex>> = OnceLock::new();
+    static CTRL: OnceLock<Option<Regex>> = OnceLock::new();
+    let ws = r"[ \t\n\x0B\x0C\r]";
+    let value = match re(
+        &FONT_FACE,
+        &format!(r#"(?i)(@font-face{ws}*\{{[^}}]*src:)url(\("data:;base64,)"#),
+    ) {
+        Some(r) => r.replace_all(value, "$1$2").into_owned(),
+        None => return true,
+    };
+    let expr = format!(r"(?i)expression|-o-link{ws}*:|-o-link-source{ws}*:|-o-replace{ws}*:");
+    if re(&EXPR, &expr).is_none_or(|r| r.is_match(&value)) {
+        return true;
+    }
+    let url = format!(r#"(?is)({ws}*(url|image|image-set){ws}*\({ws}*["']?{ws}*[^#]+.*?\))"#);
+    let local = format!(r##"(?i){ws}*(url|image|image-set){ws}*\({ws}*(#|'#|"#)"##);
+    let (Some(url), Some(local)) = (re(&URL, &url), re(&LOCAL, &local)) else {
+        return true;
+    };
+    for m in url.find_iter(&value) {
+        if !local.is_match(m.as_str()) {
+            return true;
+        }
+    }
+    re(&CTRL, r"[\x00-\x08\x0B\x0E-\x1F\x7F]").is_none_or(|r| r.is_match(&value))
+}
+
+/// Named character references decoded by [`decode_char_references`] (the ones that can
+/// matter to the ASCII checks, plus the no-break space).
+const NAMED_ENTITIES: &[(&str, char)] = &[
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", '\u{A0}'),
+];
+
+/// Decode HTML character references (`&#123;`, `&#x7b;`, `&amp;` ...); references that
+/// are not valid are left alone, invalid code points become U+FFFD.
+pub(crate) fn decode_char_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let decoded = decode_one_reference(after);
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decode the reference at the start of `s` (just after `&`): the character and the
+/// number of bytes used, including the `;`.
+pub(crate) fn decode_one_reference(s: &str) -> Option<(char, usize)> {
+    let semi = s.find(';')?;
+    let body = &s[..semi];
+    if let Some(num) = body.strip_prefix('#') {
+        let cp = if let Some(hex) = num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
+            if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            u32::from_str_radix(hex, 16).unwrap_or(u32::MAX)
+        } else {
+            if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            num.parse::<u32>().unwrap_or(u32::MAX)
+        };
+        let valid =
+            matches!(cp, 0x09 | 0x0A | 0x0D | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+        let c = if valid {
+            char::from_u32(cp).unwrap_or('\u{FFFD}')
+        } else {
+            '\u{FFFD}'
+        };
+        return Some((c, semi + 1));
+    }
+    NAMED_ENTITIES
+        .iter()
+        .find(|(n, _)| *n == body)
+        .map(|(_, c)| (*c, semi + 1))
+}
+
+/// Normalise CSS the way the sanitizer does before checking it: decode character
+/// references and CSS escapes, then drop comments (and anything after an unclosed one).
+pub fn normalize_css(value: &str) -> String {
+    let value = decode_char_references(value);
+    let mut out = String::with_capacity(value.len());
+    let chars: Vec<char> = value.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let decoded: Option<char> = match chars.get(i) {
+            None => Some('\\'),
+            Some('\n') | Some('\u{0C}') => {
+                i += 1;
+                None
+            }
+            Some('\r') => {
+                i += 1;
+                if chars.get(i) == Some(&'\n') {
+                    i += 1;
+                }
+                None
+            }
+            Some(h) if h.is_ascii_hexdigit() => {
+                let start = i;
+                while i < chars.len() && i - start < 6 && chars[i].is_ascii_hexdigit() {
+                    i += 1;
+                }
+                let hex: String = chars[start..i].iter().collect();
+                if matches!(chars.get(i), Some(' ' | '\t' | '\r' | '\n' | '\u{0C}')) {
+                    i += 1;
+                }
+                let cp = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
+                Some(char::from_u32(cp).unwrap_or('\u{FFFD}'))
+            }
+            Some(&other) => {
+                i += 1;
+                Some(other)
+            }
+        };
+        if let Some(ch) = decoded {
+            if matches!(ch, '\n' | '"' | '\'' | '\\') {
+                out.push_str(&format!("\\{:x} ", ch as u32));
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    static SINGLE_COMMENT: OnceLock<Option<Regex>> = OnceLock::new();
+    let single = re(
+        &SINGLE_COMMENT,
+        r"^[ \t\n\x0B\x0C\r]*/\*[^*/]*\*/[ \t\n\x0B\x0C\r]*$",
+    );
+    if single.is_some_and(|r| r.is_match(&out)) {
+        return out;
+    }
+    // Replace each complete /* ... */ with a space, then cut at an unclosed /*.
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(start) = rest.find("/*") {
+        match rest[start + 2..].find("*/") {
+            Some(end) => {
+                result.push_str(&rest[..start]);
+                result.push(' ');
+                rest = &rest[start + 2 + end + 2..];
+            }
+            None => break,
+        }
+    }
+    result.push_str(rest);
+    if let Some(p) = result.find("/*") {
+        result.truncate(p);
+    }
+    result
+}
+
+// ---------------------------------------------------------------------------------------
+// SVG metadata (SvgHandler / SVGReader)
+// ---------------------------------------------------------------------------------------
+
+/// What the SVG reader found: pixel size and the `metadata` entries, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SvgInfo {
+    pub width: u32,
+    pub height: u32,
+    /// `(name, value)` pairs in MediaWiki's order (version, width, height, ...).
+    pub metadata: Vec<(String, Value)>,
+}
+
+const DEFAULT_SIZE: f64 = 512.0;
+
+/// PHP's `(float)` cast of a string: the longest numeric prefix, else 0.
+fn php_float(s: &str) -> f64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0B', '\x0C']);
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    re(&RE, r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+        .and_then(|r| r.find(t))
+        .and_then(|m| m.as_str().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Convert an SVG length to pixels (90 dpi units; `%` relative to `viewport`).
+pub(crate) fn scale_svg_unit(length: &str, viewport: f64) -> f64 {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let caps = re(
+        &RE,
+        r"^\s*([-+]?\d*(?:\.\d+|\d+)(?:[Ee][-+]?\d+)?)\s*(em|ex|px|pt|pc|cm|mm|in|%|)\s*$",
+    )
+    .and_then(|r| r.captures(length));
+    let Some(caps) = caps else {
+        return php_float(length);
+    };
+    let n: f64 = caps[1].parse().unwrap_or(0.0);
+    let factor = match &caps[2] {
+        "%" => return n * 0.01 * viewport,
+        "pt" => 1.25,
+        "pc" => 15.0,
+        "mm" => 3.543307,
+        "cm" => 35.43307,
+        "in" => 90.0,
+        "em" => 16.0,
+        "ex" => 12.0,
+        _ => 1.0,
+    };
+    n * factor
+}
+
+fn well_formed_language_tag(tag: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    re(&RE, r"^[a-zA-Z]{2,8}(-[a-zA-Z0-9]{1,8})*$").is_some_and(|r| r.is_match(tag))
+}
+
+#[derive(Default)]
+struct SvgReader {
+    started: bool,
+    error: Option<String>,
+    done: bool,
+    entries: Vec<(String, Value)>,
+    width: f64,
+    height: f64,
+    /// Top-level child being read: (local name, kind).
+    current: Option<TopLevel>,
+    languages: Vec<(String, u8)>,
+    metadata_span: Option<(u64, u64)>,
+    metadata_inner_start: u64,
+}
+
+#[derive(Clone, PartialEq)]
+enum TopLevel {
+    Field(&'static str),
+    Metadata,
+    /// A top-level `<script>`: marks the drawing animated, children are skipped.
+    Skip,
+    Other,
+}
+
+impl SvgReader {
+    fn set(&mut self, key: &str, value: Value) {
+        match self.entries.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key.to_owned(), value)),
+        }
+    }
+
+    fn svg_attribs(&mut self, attrs: &[XmlAttr]) {
+        let get = |n: &str| {
+            attrs
+                .iter()
+                .find(|a| a.name.qname == n)
+                .map(|a| a.value.clone())
+        };
+        // PHP truthiness: "" and "0" count as absent.
+        let truthy = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty() && s != "0");
+        let default_width = DEFAULT_SIZE;
+        let mut default_height = DEFAULT_SIZE;
+        let mut aspect = 1.0;
+        let view_box = get("viewBox");
+        if truthy(&view_box) {
+            let vb = view_box.unwrap_or_default();
+            let parts = split_view_box(php_trim(&vb));
+            if parts.len() == 4 {
+                let vw = scale_svg_unit(parts[2], DEFAULT_SIZE);
+                let vh = scale_svg_unit(parts[3], DEFAULT_SIZE);
+                if vw > 0.0 && vh > 0.0 {
+                    aspect = vw / vh;
+                    default_height = default_width / aspect;
+                }
+            }
+        }
+        let w_attr = get("width");
+        let h_attr = get("height");
+        let mut width = None;
+        let mut height = None;
+        if truthy(&w_attr) {
+            let w = w_attr.unwrap_or_default();
+            width = Some(scale_svg_unit(&w, default_width));
+            self.set("originalWidth", Value::String(w));
+        }
+        if truthy(&h_attr) {
+            let h = h_attr.unwrap_or_default();
+            height = Some(scale_svg_unit(&h, default_height));
+            self.set("originalHeight", Value::String(h));
+        }
+        let (w, h) = match (width, height) {
+            (None, None) => (default_width, default_width / aspect),
+            (Some(w), None) => (w, w / aspect),
+            (None, Some(h)) => (h * aspect, h),
+            (Some(w), Some(h)) => (w, h),
+        };
+        if w > 0.0 && h > 0.0 {
+            self.width = w.round();
+            self.height = h.round();
+            self.set("width", Value::from(self.width as i64));
+            self.set("height", Value::from(self.height as i64));
+        }
+    }
+}
+
+/// `preg_split('/\s*[\s,]\s*/')` on a trimmed string: a run of white space holding at
+/// most one comma is one separator; each further comma adds an empty piece.
+fn split_view_box(s: &str) -> Vec<&str> {
+    let is_sep = |c: char| c == ',' || matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0B' | '\x0C');
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if !is_sep(c) {
+            continue;
+        }
+        let mut commas = usize::from(c == ',');
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = chars.peek() {
+            if !is_sep(d) {
+                break;
+            }
+            commas += usize::from(d == ',');
+            end = j + d.len_utf8();
+            chars.next();
+        }
+        out.push(&s[start..i]);
+        out.extend(std::iter::repeat_n("", commas.saturating_sub(1)));
+        start = end;
+    }
+    out.push(&s[start..]);
+    out
+}
+
+impl XmlHandler for SvgReader {
+    fn start(
+        &mut self,
+        name: &XmlName,
+        attrs: &[XmlAttr],
+        depth: usize,
+        empty: bool,
+        inner_start: u64,
+    ) -> Flow {
+        if !self.started {
+            self.started = true;
+            if name.local != "svg" || name.ns != NS_SVG {
+                self.error = Some(format!(
+                    "Expected <svg> tag, got {} in NS {}",
+                    name.local, name.ns
+                ));
+                return Flow::Stop;
+            }
+            self.svg_attribs(attrs);
+            return Flow::Continue;
+        }
+        let is_svg = name.ns == NS_SVG;
+        if depth == 1 {
+            let kind = match name.local.as_str() {
+                "title" if is_svg => TopLevel::Field("title"),
+                "desc" if is_svg => TopLevel::Field("description"),
+                "metadata" if is_svg => TopLevel::Metadata,
+                "script" if is_svg => {
+                    self.set("animated", Value::Bool(true));
+                    TopLevel::Skip
+                }
+                _ => TopLevel::Other,
+            };
+            if kind == TopLevel::Metadata {
+                self.metadata_inner_start = inner_start;
+                if empty {
+                    self.metadata_span = Some((inner_start, inner_start));
+                    self.set("metadata", Value::String(String::new()));
+                }
+            }
+            if !empty {
+                self.current = Some(kind);
+            }
+            return Flow::Continue;
+        }
+        if depth >= 2 && self.current == Some(TopLevel::Other) && is_svg {
+            if let Some(sys) = attrs.iter().find(|a| a.name.qname == "systemLanguage") {
+                for item in sys.value.split(',') {
+                    let item = php_trim(item);
+                    if well_formed_language_tag(item) {
+                        upsert_lang(&mut self.languages, item, 1);
+                    }
+                    if let Some(dash) = item.find('-').filter(|d| *d > 0) {
+                        let prefix = &item[..dash];
+                        if well_formed_language_tag(prefix) {
+                            upsert_lang(&mut self.languages, prefix, 2);
+                        }
+                    }
+                }
+            }
+            if matches!(
+                name.local.as_str(),
+                "script"
+                    | "animate"
+                    | "set"
+                    | "animateMotion"
+                    | "animateColor"
+                    | "animateTransform"
+            ) {
+                self.set("animated", Value::Bool(true));
+            }
+        }
+        Flow::Continue
+    }
+
+    fn text(&mut self, text: &str, cdata: bool, depth: usize) {
+        if cdata || depth == 0 || is_ws_only(text) {
+            return;
+        }
+        if let Some(TopLevel::Field(field)) = self.current {
+            self.set(field, Value::String(php_trim(text).to_owned()));
+        }
+    }
+
+    fn end(&mut self, name: &XmlName, _data: &str, depth: usize, end_tag_start: u64) -> Flow {
+        if depth == 0 {
+            self.done = true;
+            return Flow::Stop;
+        }
+        if depth == 1 {
+            if self.current == Some(TopLevel::Metadata) && name.ns == NS_SVG {
+                self.metadata_span = Some((self.metadata_inner_start, end_tag_start));
+                self.set("metadata", Value::String(String::new()));
+            }
+            self.current = None;
+        }
+        Flow::Continue
+    }
+}
+
+fn upsert_lang(list: &mut Vec<(String, u8)>, lang: &str, kind: u8) {
+    if let Some(entry) = list.iter_mut().find(|(l, k)| l == lang && *k == kind) {
+        entry.1 = kind;
+    } else {
+        list.push((lang.to_owned(), kind));
+    }
+}
+
+/// Read the size and `metadata` of an SVG file the way MediaWiki's SVG handler does:
+/// only the first [`SVG_METADATA_CUTOFF`] bytes are looked at.
+pub(crate) fn read_svg_info(path: &Path) -> io::Result<SvgInfo> {
+    let head = read_head(path, SVG_METADATA_CUTOFF)?;
+    let mut metadata = vec![("version".to_owned(), Value::from(2))];
+    if head.is_empty() {
+        metadata.push(("error".to_owned(), svg_error("Error getting xml of SVG.")));
+        return Ok(SvgInfo {
+            width: 0,
+            height: 0,
+            metadata,
+        });
+    }
+    // Transcode once into memory so the inner XML of <metadata> can be sliced out.
+    let (enc, bom) = detect_encoding(&head);
+    let mut utf8 = Vec::with_capacity(head.len());
+    if enc != Encoding::Unsupported {
+        let mut t = Transcoder::new(
+            io::empty(),
+            enc,
+            head.get(bom..).map(<[u8]>::to_vec).unwrap_or_default(),
+        );
+        // A decoding error just ends the readable part, as a parse error would.
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = t.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            utf8.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let mut reader = SvgReader {
+        width: DEFAULT_SIZE,
+        height: DEFAULT_SIZE,
+        ..SvgReader::default()
+    };
+    reader.entries = vec![
+        ("width".to_owned(), Value::from(512)),
+        ("height".to_owned(), Value::from(512)),
+        ("originalWidth".to_owned(), Value::from("100%")),
+        ("originalHeight".to_owned(), Value::from("100%")),
+    ];
+    // The walker re-detects the encoding; the bytes are UTF-8 now.
+    let mut input_bytes = utf8.clone();
+    if enc != Encoding::Utf8 {
+        // Drop a declaration naming the original encoding so it is not applied twice.
+        if let Some(end) = find(&input_bytes, b"?>").filter(|_| input_bytes.starts_with(b"<?xml")) {
+            input_bytes.drain(..end + 2);
+            let pad = vec![b' '; end + 2];
+            input_bytes.splice(0..0, pad);
+        }
+    }
+    walk_xml(XmlInput::from_bytes(input_bytes), &mut reader)?;
+    if let Some(message) = reader.error.take() {
+        metadata.push(("error".to_owned(), svg_error(&message)));
+        return Ok(SvgInfo {
+            width: 0,
+            height: 0,
+            metadata,
+        });
+    }
+    if !reader.started {
+        let message = "Expected <svg> tag, got  in NS ".to_owned();
+        metadata.push(("error".to_owned(), svg_error(&message)));
+        return Ok(SvgInfo {
+            width: 0,
+            height: 0,
+            metadata,
+        });
+    }
+    if let Some((a, b)) = reader.metadata_span {
+        let (a, b) = (
+            usize::try_from(a).unwrap_or(0),
+            usize::try_from(b).unwrap_or(0),
+        );
+        let inner = utf8
+            .get(a..b.max(a))
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .unwrap_or_default();
+        reader.set("metadata", Value::String(php_trim(&inner).to_owned()));
+    }
+    let translations: Vec<Value> = reader
+        .languages
+        .iter()
+        .map(|(lang, kind)| serde_json::json!({"name": lang, "value": kind}))
+        .collect();
+    let mut entries = reader.entries;
+    entries.push(("translations".to_owned(), Value::Array(translations)));
+    let width = entries
+        .iter()
+        .find(|(k, _)| k == "width")
+        .and_then(|(_, v)| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0);
+    let height = entries
+        .iter()
+        .find(|(k, _)| k == "height")
+        .and_then(|(_, v)| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0);
+    metadata.extend(entries);
+    Ok(SvgInfo {
+        width,
+        height,
+        metadata,
+    })
+}
+
+fn svg_error(message: &str) -> Value {
+    serde_json::json!([{"name": "message", "value": message}, {"name": "code", "value": 0}])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn filter(svg: &str) -> Option<(String, Vec<String>)> {
+        let f = file(svg.as_bytes());
+        check_svg(f.path(), false)
+            .unwrap()
+            .map(|e| (e.key, e.params))
+    }
+
+    fn details(svg: &str) -> Vec<String> {
+        match filter(svg) {
+            Some((k, p)) => std::iter::once(k).chain(p).collect(),
+            None => vec![],
+        }
+    }
+
+    const SVG_OPEN: &str =
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">"#;
+
+    fn svg(body: &str) -> String {
+        format!("{SVG_OPEN}{body}</svg>")
+    }
+
+    #[test]
+    fn root_element_detection() {
+        let f = file(br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>"#);
+        assert_eq!(
+            xml_root_element(f.path()).unwrap().as_deref(),
+            Some("http://www.w3.org/2000/svg:svg")
+        );
+        let f = file(b"<p>hi</p>\n");
+        assert_eq!(xml_root_element(f.path()).unwrap().as_deref(), Some("p"));
+        let f = file(b"<svg><g></svg>");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"\x89PNG\r\n\x1a\n");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"<a/><b/>");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"<a>&nbsp;</a>");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"<a b='1' b='2'/>");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"<a>x</a>trailing");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = file(b"");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn utf16_document_is_read() {
+        let text = "<svg xmlns=\"http://www.w3.org/2000/svg\"><title>é</title></svg>";
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let f = file(&bytes);
+        assert_eq!(
+            xml_root_element(f.path()).unwrap().as_deref(),
+            Some("http://www.w3.org/2000/svg:svg")
+        );
+    }
+
+    #[test]
+    fn utf16_svg_is_filtered() {
+        let text = r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+        let mut bytes = vec![0xFE, 0xFF];
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&u.to_be_bytes());
+        }
+        let f = file(&bytes);
+        let e = check_svg(f.path(), false).unwrap().unwrap();
+        assert_eq!(e.details(), vec!["uploaded-script-svg", "script"]);
+        // A Latin-1 document is decoded as such.
+        let latin = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><title>caf\xe9</title></svg>";
+        let info = read_svg_info(file(latin).path()).unwrap();
+        assert!(
+            info.metadata
+                .iter()
+                .any(|(k, v)| k == "title" && v == "caf\u{e9}"),
+            "{:?}",
+            info.metadata
+        );
+        // Undeclared encodings the reader cannot decode are not well-formed.
+        let f = file(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><svg/>");
+        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn doctype_rules() {
+        // The standard SVG 1.1 DTD is fine.
+        let ok = format!(
+            r#"<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">{}"#,
+            svg("")
+        );
+        assert_eq!(filter(&ok), None);
+        // A SYSTEM DTD is not.
+        let sys = format!(
+            r#"<!DOCTYPE svg SYSTEM "http://evil.example/x.dtd">{}"#,
+            svg("")
+        );
+        assert_eq!(details(&sys), vec!["upload-scripted-dtd"]);
+        // A PUBLIC DTD with another system id is not either.
+        let other = format!(
+            r#"<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://evil.example/svg11.dtd">{}"#,
+            svg("")
+        );
+        assert_eq!(details(&other), vec!["upload-scripted-dtd"]);
+        // A SYSTEM entity in the internal subset makes the document invalid.
+        let ent = format!(
+            r#"<!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>{}"#,
+            svg("&xxe;")
+        );
+        assert_eq!(details(&ent), vec!["uploadinvalidxml"]);
+        // Parameter entities too.
+        let pe = format!(r#"<!DOCTYPE svg [<!ENTITY % p "x">]>{}"#, svg(""));
+        assert_eq!(details(&pe), vec!["uploadinvalidxml"]);
+        // Literal entities, comments and the graphviz ATTLIST are fine, and are expanded.
+        let fine = concat!(
+            r#"<!DOCTYPE svg [ <!ENTITY ns_svg "http://www.w3.org/2000/svg"> <!-- c -->"#,
+            r#" <!ATTLIST svg xmlns:xlink CDATA #FIXED "http://www.w3.org/1999/xlink"> ]>"#,
+            r#"<svg xmlns="&ns_svg;"><title>&ns_svg;</title></svg>"#
+        );
+        assert_eq!(filter(fine), None);
+        // A DOCTYPE after the root element is not well-formed.
+        let late = format!("{}<!DOCTYPE svg>", svg(""));
+        assert_eq!(details(&late), vec!["uploadinvalidxml"]);
+    }
+
+    #[test]
+    fn partial_mode_tolerates_malformed_xml() {
+        let f = file(format!("{SVG_OPEN}<g>").as_bytes());
+        assert_eq!(check_svg(f.path(), true).unwrap(), None);
+        assert_eq!(
+            check_svg(f.path(), false).unwrap().map(|e| e.key),
+            Some("uploadinvalidxml".into())
+        );
+    }
+
+    #[test]
+    fn stylesheet_pi() {
+        let s = format!(r#"<?xml-stylesheet href="http://x/y.css"?>{}"#, svg(""));
+        assert_eq!(details(&s), vec!["upload-scripted-pi-callback"]);
+    }
+
+    #[test]
+    fn namespaces() {
+        let s = svg(r#"<html:p xmlns:html="http://www.w3.org/1999/xhtml">x</html:p>"#);
+        assert_eq!(
+            details(&s),
+            vec!["uploadscriptednamespace", "http://www.w3.org/1999/xhtml"]
+        );
+        let s = svg(r#"<x:y xmlns:x="http://example.com/NS">x</x:y>"#);
+        assert_eq!(
+            details(&s),
+            vec!["uploadscriptednamespace", "http://example.com/ns"]
+        );
+        let ok = svg(concat!(
+            r#"<metadata><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" "#,
+            r#"xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>t</dc:title></rdf:RDF></metadata>"#,
+            r#"<sodipodi:namedview xmlns:sodipodi="http://sodipodi.sourceforge.net/dtd/sodipodi-0.dtd"/>"#
+        ));
+        assert_eq!(filter(&ok), None);
+        // Inkscape's mangled entity namespaces are tolerated.
+        let ink = svg(r#"<i:pgf xmlns:i="&amp;ns_ai;">x</i:pgf>"#);
+        assert_eq!(filter(&ink), None);
+        // An unbound prefix counts as the prefix itself.
+        let unbound = svg("<foo:bar>x</foo:bar>");
+        assert_eq!(details(&unbound), vec!["uploadscriptednamespace", "foo"]);
+    }
+
+    #[test]
+    fn scriptable_elements() {
+        assert_eq!(
+            details(&svg("<script>alert(1)</script>")),
+            vec!["uploaded-script-svg", "script"]
+        );
+        assert_eq!(
+            details(&svg("<handler>alert(1)</handler>")),
+            vec!["uploaded-script-svg", "handler"]
+        );
+        assert_eq!(
+            details(&svg("<stylesheet/>")),
+            vec!["uploaded-script-svg", "stylesheet"]
+        );
+        assert_eq!(
+            details(&svg("<iframe/>")),
+            vec!["uploaded-script-svg", "iframe"]
+        );
+    }
+
+    #[test]
+    fn style_element() {
+        assert_eq!(
+            details(&svg("<style>@import url(http://x/y.css);</style>")),
+            vec!["uploaded-hostile-svg"]
+        );
+        assert_eq!(
+            details(&svg("<style>rect{fill:url(http://x/y)}</style>")),
+            vec!["uploaded-hostile-svg"]
+        );
+        assert_eq!(filter(&svg("<style>rect{fill:url(#grad)}</style>")), None);
+        assert_eq!(
+            filter(&svg("<style><![CDATA[ rect { fill: red } ]]></style>")),
+            None
+        );
+    }
+
+    #[test]
+    fn event_handlers() {
+        let s = r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>"#;
+        assert_eq!(
+            details(s),
+            vec!["uploaded-event-handler-on-svg", "onload", "alert(1)"]
+        );
+        // Values are lower-cased, attribute names keep their case.
+        let s = svg(r#"<rect onClick="Alert(2)"/>"#);
+        assert_eq!(
+            details(&s),
+            vec!["uploaded-event-handler-on-svg", "onClick", "alert(2)"]
+        );
+        // Inkscape elements may have unprefixed "on..." attributes.
+        let s = svg(
+            r#"<inkscape:x xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" onfoo="1"/>"#,
+        );
+        assert_eq!(filter(&s), None);
+    }
+
+    #[test]
+    fn hrefs() {
+        let s = svg(r#"<a xlink:href="https://example.com/"><text>x</text></a>"#);
+        assert_eq!(filter(&s), None);
+        let s = svg(r#"<image href="data:image/png;base64,iVBORw0KGgo="/>"#);
+        assert_eq!(filter(&s), None);
+        let s = svg(r##"<use xlink:href="#a"/>"##);
+        assert_eq!(filter(&s), None);
+        let s = svg(r#"<image xlink:href="http://example.com/x.png"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-href-attribute-svg",
+                "image",
+                "http://www.w3.org/1999/xlink:href",
+                "http://example.com/x.png"
+            ]
+        );
+        let s = svg(r#"<a href="javascript:alert(1)"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-href-attribute-svg",
+                "a",
+                "href",
+                "javascript:alert(1)"
+            ]
+        );
+        let s = svg(r#"<image href="data:image/svg+xml;base64,PHN2Zz4="/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-href-unsafe-target-svg",
+                "image",
+                "href",
+                "data:image/svg+xml;base64,phn2zz4="
+            ]
+        );
+        let s = svg(r#"<image href="data:image/jpeg;charset=&quot;x&quot;;base64,AA"/>"#);
+        assert_eq!(filter(&s), None);
+    }
+
+    #[test]
+    fn animation_rules() {
+        let s = svg(r#"<animate attributeName="xlink:href" from="x" to="y"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-animate-svg",
+                "animate",
+                "attributeName",
+                "xlink:href"
+            ]
+        );
+        let s = svg(r#"<set attributeName="onclick" to="x"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-setting-event-handler-svg",
+                "set",
+                "attributename",
+                "onclick"
+            ]
+        );
+        let s = svg(r#"<animate attributeName="onmouseover"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-setting-event-handler-svg",
+                "animate",
+                "attributename",
+                "onmouseover"
+            ]
+        );
+        let s = svg(r##"<set attributeName="xlink:href" to="#x"/>"##);
+        assert_eq!(details(&s), vec!["uploaded-setting-href-svg"]);
+        let s = svg(r#"<set attributeName="fill" to="javascript:alert(1)"/>"#);
+        assert_eq!(
+            details(&s),
+            vec!["uploaded-wrong-setting-svg", "javascript:alert(1)"]
+        );
+        let s = svg(r#"<g handler="data:text/html,x"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-setting-handler-svg",
+                "handler",
+                "data:text/html,x"
+            ]
+        );
+    }
+
+    #[test]
+    fn style_and_presentation_attributes() {
+        let s = svg(r#"<rect style="fill:url(http://example.com/x)"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-remote-url-svg",
+                "style",
+                "fill:url(http://example.com/x)"
+            ]
+        );
+        // CSS escapes are decoded before checking style attributes.
+        let s = svg(r#"<rect style="fill:\75rl(http://x/)"/>"#);
+        assert_eq!(details(&s)[0], "uploaded-remote-url-svg");
+        let s = svg(r#"<rect fill="url(http://example.com/#x)"/>"#);
+        assert_eq!(
+            details(&s),
+            vec![
+                "uploaded-remote-url-svg",
+                "fill",
+                "url(http://example.com/#x)"
+            ]
+        );
+        assert_eq!(
+            filter(&svg(
+                r##"<rect fill="url(#grad)" style="stroke:url('#g')"/>"##
+            )),
+            None
+        );
+        let s = svg(r#"<image filter="url(http://x/f.svg)"/>"#);
+        // The presentation-attribute check already catches this one.
+        assert_eq!(details(&s)[0], "uploaded-remote-url-svg");
+    }
+
+    #[test]
+    fn image_filter_rule() {
+        let e = check_svg_element(
+            "http://www.w3.org/2000/svg:image",
+            &[XmlAttr {
+                name: XmlName {
+                    ns: String::new(),
+                    qname: "filter".into(),
+                    local: "filter".into(),
+                },
+                value: "url( x)".into(),
+            }],
+            None,
+        );
+        // "url( x)" passes the CSS check only if it starts with '#'; it does not.
+        assert_eq!(e.map(|e| e.key), Some("uploaded-remote-url-svg".into()));
+        assert!(image_filter_url("url(x)"));
+        assert!(!image_filter_url("url(#x)"));
+    }
+
+    #[test]
+    fn last_hit_wins() {
+        // The root closes last, so its error is the one reported.
+        let s =
+            r#"<svg xmlns="http://www.w3.org/2000/svg" onload="a()"><script>b()</script></svg>"#;
+        assert_eq!(details(s)[0], "uploaded-event-handler-on-svg");
+    }
+
+    #[test]
+    fn css_checks() {
+        assert!(css_is_hostile("@IMPORT 'x'"));
+        assert!(css_is_hostile("width: expression(alert(1))"));
+        assert!(css_is_hostile("-o-link: 'x'"));
+        assert!(css_is_hostile("background: image(http://x)"));
+        assert!(css_is_hostile("a\u{1}b"));
+        assert!(!css_is_hostile("fill: url(\"#a\")"));
+        assert!(!css_is_hostile(
+            "@font-face { font-family: x; src:url(\"data:;base64,AAAA\") }"
+        ));
+        assert!(!css_is_hostile("fill: red; stroke: blue"));
+        assert_eq!(normalize_css("a/* c */b"), "a b");
+        assert_eq!(normalize_css("a/* c"), "a");
+        assert_eq!(normalize_css("/* only */"), "/* only */");
+        assert_eq!(normalize_css("\\75 rl"), "url");
+        assert_eq!(normalize_css("&#117;rl"), "url");
+        assert_eq!(normalize_css("\\\""), "\\22 ");
+    }
+
+    #[test]
+    fn encoding_check() {
+        let check = |b: &[u8]| xml_encoding_mismatch(file(b).path()).unwrap();
+        assert!(check(b"<?xml version=\"1.0\" encoding=\"UTF-7\"?><svg/>"));
+        assert!(!check(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><svg/>"));
+        assert!(!check(
+            b"<?xml version=\"1.0\" encoding=\"windows-1252\"?><svg/>"
+        ));
+        assert!(!check(b"<?xml version=\"1.0\"?><svg/>"));
+        assert!(check(b"<?xml version=\"1.0\" encoding=\"utf-8\" <svg/>"));
+        assert!(check(b"\x4C\x6F\xA7\x94rest"));
+        assert!(!check(b"<svg/>"));
+        // A UTF-16 document declaring UTF-7.
+        let mut utf16 = vec![0xFE, 0xFF];
+        for u in "<?xml version=\"1.0\" encoding=\"UTF-7\"?><svg/>".encode_utf16() {
+            utf16.extend_from_slice(&u.to_be_bytes());
+        }
+        assert!(check(&utf16));
+        // Big-endian UTF-32 without a BOM.
+        let mut utf32 = Vec::new();
+        for c in "<?xml encoding='ebcdic'?>".chars() {
+            utf32.extend_from_slice(&(c as u32).to_be_bytes());
+        }
+        assert!(check(&utf32));
+    }
+
+    #[test]
+    fn char_references() {
+        assert_eq!(
+            decode_char_references("&#106;ava&#x53;cript&amp;&bogus;&#0;"),
+            "javaScript&&bogus;\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn svg_metadata_like_the_reference() {
+        let s = concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80" viewBox="0 0 120 80">"#,
+            r##"<title>mwanchor test drawing</title><rect width="120" height="80" fill="#3366cc"/></svg>"##
+        );
+        let f = file(s.as_bytes());
+        let info = read_svg_info(f.path()).unwrap();
+        assert_eq!((info.width, info.height), (120, 80));
+        let json = serde_json::to_string(&info.metadata).unwrap();
+        assert_eq!(
+            json,
+            r#"[["version",2],["width",120],["height",80],["originalWidth","120"],["originalHeight","80"],["title","mwanchor test drawing"],["translations",[]]]"#
+        );
+    }
+
+    #[test]
+    fn svg_metadata_defaults_units_languages() {
+        let s = concat!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0,0 200 100">"#,
+            r#"<desc> d </desc><metadata><x>1</x></metadata>"#,
+            r#"<switch><text systemLanguage="de-CH, fr">x</text><animate/></switch></svg>"#
+        );
+        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        assert_eq!((info.width, info.height), (512, 256));
+        let json = serde_json::to_string(&info.metadata).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"[["version",2],["width",512],["height",256],["originalWidth","100%"],["originalHeight","100%"],"#,
+                r#"["description","d"],["metadata","<x>1</x>"],["animated",true],"#,
+                r#"["translations",[{"name":"de-CH","value":1},{"name":"de","value":2},{"name":"fr","value":1}]]]"#
+            )
+        );
+        let s = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10mm" height="50%"/>"#;
+        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        assert_eq!((info.width, info.height), (35, 256));
+        let s = r#"<html/>"#;
+        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        assert_eq!((info.width, info.height), (0, 0));
+        assert_eq!(
+            serde_json::to_string(&info.metadata).unwrap(),
+            r#"[["version",2],["error",[{"name":"message","value":"Expected <svg> tag, got html in NS "},{"name":"code","value":0}]]]"#
+        );
+    }
+}
