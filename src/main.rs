@@ -1,1 +1,365 @@
-fn main() {}
+//! `mwstore`: the server and its administration commands.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+
+use mwstore_api::auth;
+use mwstore_domain::config::Config;
+use mwstore_storage::{BotPassword, LocalBlobStore, Repo, SqliteRepo};
+
+#[derive(Parser)]
+#[command(
+    name = "mwstore",
+    version,
+    about = "A media repository server speaking the MediaWiki Action API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Data directory (database and files).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Public base URL of the server ($wgServer), e.g. https://media.example.org
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage bot passwords.
+    Botpassword {
+        #[command(subcommand)]
+        command: BotCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        name: String,
+        /// Password (a random one is generated and printed when omitted).
+        #[arg(long)]
+        password: Option<String>,
+        /// Groups, comma-separated (e.g. sysop,bureaucrat).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set a user's password.
+    Passwd {
+        name: String,
+        /// New password (a random one is generated and printed when omitted).
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Create (or replace) the bot password USER@BOTNAME.
+    Add {
+        user: String,
+        botname: String,
+        /// Grants, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "basic,uploadfile,uploadeditmovefile,createeditmovepage,highvolume"
+        )]
+        grants: Vec<String>,
+        /// Print {"lgname": ..., "lgpassword": ...}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Defaults, then the TOML file, then `MWSTORE_*` variables, then flags.
+fn load_config(
+    common: &Common,
+    listen: Option<String>,
+    public_url: Option<String>,
+) -> Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &common.config {
+        if !path.exists() {
+            bail!("configuration file {} does not exist", path.display());
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    fig = fig.merge(Env::prefixed("MWSTORE_").ignore(&["LOG"]).split("__"));
+    if let Some(d) = &common.data_dir {
+        fig = fig.merge(Serialized::default("data_dir", d));
+    }
+    if let Some(l) = listen {
+        fig = fig.merge(Serialized::default("listen", l));
+    }
+    if let Some(u) = public_url {
+        fig = fig.merge(Serialized::default("public_url", u));
+    }
+    let cfg: Config = fig
+        .extract()
+        .context("invalid configuration (unknown keys and bad values are refused)")?;
+    Ok(cfg)
+}
+
+async fn open_repo(data_dir: &Path) -> Result<SqliteRepo> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    SqliteRepo::open(&data_dir.join("mwstore.sqlite"))
+        .await
+        .context("cannot open the database")
+}
+
+fn now14() -> String {
+    mwstore_storage::ts14(chrono_now())
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+async fn serve(common: Common, listen: Option<String>, public_url: Option<String>) -> Result<()> {
+    let cfg = load_config(&common, listen, public_url)?;
+    let repo = open_repo(&cfg.data_dir).await?;
+    if repo.list_users().await?.is_empty() {
+        let password = auth::generate_password();
+        let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+        repo.create_user(
+            "Admin",
+            &hash,
+            &["sysop".into(), "bureaucrat".into()],
+            &now14(),
+        )
+        .await?;
+        println!("Created user Admin (sysop, bureaucrat) with password: {password}");
+        println!("It is shown only once; change it with `mwstore user passwd Admin`.");
+    }
+    let blobs = LocalBlobStore::open(&cfg.data_dir).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let server = if cfg.public_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        cfg.public_url.clone()
+    };
+    let db_version = repo.db_version().await?;
+    let state = Arc::new(mwstore_api::AppState::new(
+        cfg.clone(),
+        Arc::new(repo),
+        Arc::new(blobs),
+        server.clone(),
+        db_version,
+    ));
+    mwstore_api::spawn_sweeper(state.clone());
+    let app = mwstore_api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    println!(
+        "mwstore listening on {server}/w/api.php (data in {})",
+        cfg.data_dir.display()
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn user_command(cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            password,
+            groups,
+            common,
+        } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let name = auth::canonical_user_name(&name);
+            if !auth::valid_user_name(&name) {
+                bail!("invalid user name {name:?}");
+            }
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (auth::generate_password(), true),
+            };
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let groups: Vec<String> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+            let u = repo.create_user(&name, &hash, &groups, &now14()).await?;
+            println!("Created user {} (id {})", u.name, u.id);
+            if generated {
+                println!("Password: {password}");
+            }
+        }
+        UserCommand::Passwd {
+            name,
+            password,
+            common,
+        } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let name = auth::canonical_user_name(&name);
+            let Some(u) = repo.user_by_name(&name).await? else {
+                bail!("no such user: {name}");
+            };
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (auth::generate_password(), true),
+            };
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            repo.set_password(u.id, &hash).await?;
+            println!("Password of {} changed", u.name);
+            if generated {
+                println!("Password: {password}");
+            }
+        }
+        UserCommand::List { common } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            println!("{:>5}  {:<30} groups", "id", "name");
+            for u in repo.list_users().await? {
+                println!("{:>5}  {:<30} {}", u.id, u.name, u.groups.join(","));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn bot_command(cmd: BotCommand) -> Result<()> {
+    match cmd {
+        BotCommand::Add {
+            user,
+            botname,
+            grants,
+            json,
+            common,
+        } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let policy = mwstore_domain::rights::RightsPolicy::from_config(&cfg);
+            for g in &grants {
+                if !policy.is_grant(g) {
+                    bail!(
+                        "unknown grant {g:?}; known grants: {}",
+                        policy.grant_names().join(", ")
+                    );
+                }
+            }
+            if botname.is_empty()
+                || botname.len() > 32
+                || botname.contains('@')
+                || botname.chars().any(char::is_control)
+            {
+                bail!("invalid bot name {botname:?}");
+            }
+            let name = auth::canonical_user_name(&user);
+            let Some(u) = repo.user_by_name(&name).await? else {
+                bail!("no such user: {name}");
+            };
+            let password = auth::generate_bot_password();
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            repo.put_bot_password(&BotPassword {
+                user_id: u.id,
+                app_id: botname.clone(),
+                password_hash: hash,
+                grants: grants.clone(),
+                created: now14(),
+            })
+            .await?;
+            let lgname = format!("{}@{}", u.name, botname);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"lgname": lgname, "lgpassword": password})
+                );
+            } else {
+                println!("Bot password created. Log in with:");
+                println!("  lgname:     {lgname}");
+                println!("  lgpassword: {password}");
+                println!("  grants:     {}", grants.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MWSTORE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            public_url,
+        } => serve(common, listen, public_url).await,
+        Command::User { command } => user_command(command).await,
+        Command::Botpassword { command } => bot_command(command).await,
+    }
+}

@@ -87,6 +87,12 @@ pub trait Repo: Send + Sync {
     /// Deleted files (filearchive) with this sha1.
     async fn archived_by_sha1(&self, sha1: &str) -> Result<Vec<ArchivedFile>, StoreError>;
     async fn archived_file(&self, id: i64) -> Result<Option<ArchivedFile>, StoreError>;
+    /// Deleted files ordered by name then id, starting at `from_id`'s position.
+    async fn list_archived(
+        &self,
+        from: Option<(String, i64)>,
+        limit: u32,
+    ) -> Result<Vec<ArchivedFile>, StoreError>;
     /// First current file (by name) whose name starts with `prefix`.
     async fn first_name_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError>;
     async fn list_files(&self, q: &ImageQuery) -> Result<Vec<FileVersion>, StoreError>;
@@ -115,13 +121,14 @@ pub trait Repo: Send + Sync {
     async fn blob_referenced(&self, sha1: &str) -> Result<bool, StoreError>;
 
     // ---- logs --------------------------------------------------------------------------
-    /// Log entries, newest first unless `older_first`; `after_id` continues a listing.
+    /// Log entries ordered by (timestamp, id), newest first unless `older_first`; `from`
+    /// (timestamp, id) continues a listing, inclusively.
     async fn log_events(
         &self,
         log_type: Option<&str>,
         action: Option<&str>,
         older_first: bool,
-        after_id: Option<i64>,
+        from: Option<(String, i64)>,
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError>;
 

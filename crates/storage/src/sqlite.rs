@@ -575,6 +575,33 @@ impl Repo for SqliteRepo {
         Ok(row.as_ref().map(archived_from).transpose()?)
     }
 
+    async fn list_archived(
+        &self,
+        from: Option<(String, i64)>,
+        limit: u32,
+    ) -> Result<Vec<ArchivedFile>, StoreError> {
+        let rows =
+            match from {
+                Some((name, id)) => sqlx::query(
+                    "SELECT * FROM filearchive WHERE fa_name > ? OR (fa_name = ? AND fa_id >= ?) \
+                     ORDER BY fa_name, fa_id LIMIT ?",
+                )
+                .bind(name.clone())
+                .bind(name)
+                .bind(id)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query("SELECT * FROM filearchive ORDER BY fa_name, fa_id LIMIT ?")
+                        .bind(limit as i64)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+        Ok(rows.iter().map(archived_from).collect::<Result<_, _>>()?)
+    }
+
     async fn first_name_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         // Range scan instead of LIKE: exact byte-prefix semantics, no wildcard escaping.
         let mut upper = prefix.as_bytes().to_vec();
@@ -1195,7 +1222,7 @@ impl Repo for SqliteRepo {
         log_type: Option<&str>,
         action: Option<&str>,
         older_first: bool,
-        after_id: Option<i64>,
+        from: Option<(String, i64)>,
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError> {
         let mut sql = String::from("SELECT * FROM logging WHERE 1=1");
@@ -1205,17 +1232,17 @@ impl Repo for SqliteRepo {
         if action.is_some() {
             sql.push_str(" AND log_action = ?");
         }
-        if after_id.is_some() {
+        if from.is_some() {
             sql.push_str(if older_first {
-                " AND log_id >= ?"
+                " AND (log_timestamp > ? OR (log_timestamp = ? AND log_id >= ?))"
             } else {
-                " AND log_id <= ?"
+                " AND (log_timestamp < ? OR (log_timestamp = ? AND log_id <= ?))"
             });
         }
         sql.push_str(if older_first {
-            " ORDER BY log_id ASC LIMIT ?"
+            " ORDER BY log_timestamp ASC, log_id ASC LIMIT ?"
         } else {
-            " ORDER BY log_id DESC LIMIT ?"
+            " ORDER BY log_timestamp DESC, log_id DESC LIMIT ?"
         });
         let mut q = sqlx::query(&sql);
         if let Some(t) = log_type {
@@ -1224,8 +1251,8 @@ impl Repo for SqliteRepo {
         if let Some(a) = action {
             q = q.bind(a);
         }
-        if let Some(id) = after_id {
-            q = q.bind(id);
+        if let Some((ts, id)) = from {
+            q = q.bind(ts.clone()).bind(ts).bind(id);
         }
         let rows = q.bind(limit as i64).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(log_from).collect::<Result<_, _>>()?)

@@ -1,0 +1,213 @@
+//! Reading a request into [`Params`]: the query string, then an urlencoded or multipart body.
+//! Multipart file parts are streamed into temporary blobs and hashed on the way; nothing of a
+//! file is held in memory.
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use futures_util::StreamExt;
+use sha1::{Digest, Sha1};
+
+use mwstore_multipart::{parse_boundary, Limits, MultipartReader};
+use mwstore_storage::BlobStore;
+
+use crate::error::ApiError;
+use crate::params::{Params, UploadedFile};
+
+/// Limits on what a request body may carry besides files.
+pub struct BodyLimits {
+    /// Largest file part kept; larger ones are discarded and flagged.
+    pub max_file: u64,
+    /// Total bytes of text fields (urlencoded bodies included).
+    pub max_fields: usize,
+    /// Bytes read past `max_file` before the request is cut off.
+    pub max_discard: u64,
+}
+
+fn split_pairs(bytes: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    bytes
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = match p.iter().position(|b| *b == b'=') {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &p[p.len()..]),
+            };
+            (form_decode(k), form_decode(v))
+        })
+}
+
+fn form_decode(s: &[u8]) -> Vec<u8> {
+    let plus: Vec<u8> = s
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&plus).collect()
+}
+
+/// Parses the query string into `params`.
+pub fn read_query(params: &mut Params, query: Option<&str>) {
+    if let Some(q) = query {
+        for (k, v) in split_pairs(q.as_bytes()) {
+            params.push_query(&k, &v);
+        }
+    }
+}
+
+/// What kind of body a request has.
+pub enum BodyKind {
+    None,
+    UrlEncoded,
+    Multipart(String),
+    /// A body type the API does not read (e.g. JSON); it is ignored.
+    Other,
+    /// POST without Content-Type.
+    Missing,
+}
+
+/// Classifies the body by its Content-Type.
+pub fn body_kind(headers: &HeaderMap, is_post: bool) -> BodyKind {
+    if !is_post {
+        return BodyKind::None;
+    }
+    let Some(ct) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return BodyKind::Missing;
+    };
+    let lower = ct.to_ascii_lowercase();
+    if lower.starts_with("application/x-www-form-urlencoded") {
+        BodyKind::UrlEncoded
+    } else if lower.starts_with("multipart/form-data") {
+        match parse_boundary(ct) {
+            Some(b) => BodyKind::Multipart(b),
+            None => BodyKind::Other,
+        }
+    } else {
+        BodyKind::Other
+    }
+}
+
+fn body_error(info: &str) -> ApiError {
+    ApiError::new("badupload", info.to_owned())
+}
+
+/// Reads an urlencoded body.
+pub async fn read_urlencoded(
+    params: &mut Params,
+    body: Body,
+    limits: &BodyLimits,
+) -> Result<(), ApiError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| body_error("The request body could not be read."))?;
+        if buf.len() + chunk.len() > limits.max_fields {
+            return Err(ApiError::new(
+                "toolarge",
+                format!(
+                    "The request body is larger than the allowed {} bytes of form fields.",
+                    limits.max_fields
+                ),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    for (k, v) in split_pairs(&buf) {
+        params.push_body(&k, &v);
+    }
+    Ok(())
+}
+
+/// Reads a multipart body, storing file parts in temporary blobs.
+pub async fn read_multipart(
+    params: &mut Params,
+    body: Body,
+    boundary: &str,
+    blobs: &dyn BlobStore,
+    limits: &BodyLimits,
+) -> Result<(), ApiError> {
+    let stream = body.into_data_stream();
+    let mut reader = MultipartReader::new(stream, boundary, Limits::default());
+    let mut field_bytes = 0usize;
+    loop {
+        let part = match reader.next_part().await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_error(&e)),
+        };
+        match part.filename {
+            Some(part_filename) => {
+                let mut blob = blobs.create_temp().await?;
+                let mut hasher = Sha1::new();
+                let mut size: u64 = 0;
+                let mut too_large = false;
+                loop {
+                    let chunk = match reader.read_chunk().await {
+                        Ok(Some(c)) => c,
+                        Ok(None) => break,
+                        Err(e) => return Err(multipart_error(&e)),
+                    };
+                    size += chunk.len() as u64;
+                    if size > limits.max_file {
+                        too_large = true;
+                        if size > limits.max_file.saturating_add(limits.max_discard) {
+                            return Err(file_too_large(limits.max_file));
+                        }
+                        continue;
+                    }
+                    hasher.update(&chunk);
+                    blob.write(&chunk).await?;
+                }
+                blob.finish().await?;
+                // An empty filename means "no file chosen" (PHP's UPLOAD_ERR_NO_FILE): the
+                // parameter counts as absent.
+                if part_filename.is_empty() && size == 0 {
+                    blob.discard().await;
+                    continue;
+                }
+                params.push_file(
+                    part.name,
+                    UploadedFile {
+                        blob,
+                        size,
+                        sha1: hex::encode(hasher.finalize()),
+                        part_filename,
+                        too_large,
+                    },
+                );
+            }
+            None => {
+                let remaining = limits.max_fields.saturating_sub(field_bytes);
+                let value = reader.read_to_vec(remaining).await.map_err(|e| {
+                    if matches!(e, mwstore_multipart::MultipartError::FieldTooLarge) {
+                        ApiError::new(
+                            "toolarge",
+                            format!(
+                                "The form fields of the request are larger than the allowed {} bytes.",
+                                limits.max_fields
+                            ),
+                        )
+                    } else {
+                        multipart_error(&e)
+                    }
+                })?;
+                field_bytes += value.len();
+                params.push_body(part.name.as_bytes(), &value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `file-too-large` for a body part over the limit.
+pub fn file_too_large(_max: u64) -> ApiError {
+    ApiError::new("file-too-large", "The file you submitted was too large.")
+}
+
+fn multipart_error(e: &mwstore_multipart::MultipartError) -> ApiError {
+    ApiError::new(
+        "badupload",
+        format!("The multipart/form-data body could not be read: {e}."),
+    )
+}

@@ -1,0 +1,141 @@
+//! API errors: one type carrying MediaWiki's `code`, `info` and extra data, and the single
+//! place where internal failures are mapped to API codes.
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use mwstore_storage::StoreError;
+
+/// An error as the Action API reports it (boxed: errors travel through every `Result`).
+#[derive(Debug, Clone)]
+pub struct ApiError(Box<ApiErrorData>);
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorData;
+    fn deref(&self) -> &ApiErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorData {
+        &mut self.0
+    }
+}
+
+/// The parts of an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct ApiErrorData {
+    pub code: String,
+    pub info: String,
+    /// Extra data merged into the error object (bc format) or put under `data`.
+    pub data: Map<String, Value>,
+    pub status: StatusCode,
+    /// Extra response headers (e.g. `Retry-After`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    /// An error with HTTP status 200, as MediaWiki answers every API error.
+    pub fn new(code: impl Into<String>, info: impl Into<String>) -> Self {
+        ApiError(Box::new(ApiErrorData {
+            code: code.into(),
+            info: info.into(),
+            data: Map::new(),
+            status: StatusCode::OK,
+            headers: Vec::new(),
+        }))
+    }
+
+    /// Adds an extra data member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the HTTP status.
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// `missingparam` for a parameter that must be set.
+    pub fn missing_param(name: &str) -> Self {
+        ApiError::new(
+            "missingparam",
+            format!("The \"{name}\" parameter must be set."),
+        )
+    }
+
+    /// `badvalue` for an unrecognised enum value.
+    pub fn bad_value(name: &str, value: &str) -> Self {
+        ApiError::new(
+            "badvalue",
+            format!("Unrecognized value for parameter \"{name}\": {value}."),
+        )
+    }
+
+    /// `permissiondenied` with the groups that hold the missing right.
+    pub fn permission_denied(groups: &[String], sitename: &str) -> Self {
+        let info = match groups.len() {
+            0 => "You are not allowed to execute the action you have requested.".to_owned(),
+            1 => format!(
+                "The action you have requested is limited to users in the group: {}.",
+                group_link(&groups[0], sitename)
+            ),
+            _ => format!(
+                "The action you have requested is limited to users in one of the groups: {}.",
+                groups
+                    .iter()
+                    .map(|g| group_link(g, sitename))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        ApiError::new("permissiondenied", info)
+    }
+
+    /// An internal failure: logged with the request id, reported as
+    /// `internal_api_error_<class>` without internal details.
+    pub fn internal(class: &str, request_id: &str, err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(request_id, error = %err, "internal error");
+        ApiError::new(
+            format!("internal_api_error_{class}"),
+            format!("[{request_id}] Exception caught: {class}"),
+        )
+        .with("errorclass", class)
+    }
+}
+
+fn group_link(group: &str, sitename: &str) -> String {
+    let member = match group {
+        "sysop" => "Administrators",
+        "bureaucrat" => "Bureaucrats",
+        "bot" => "Bots",
+        "user" => "Users",
+        "autoconfirmed" => "Autoconfirmed users",
+        "interface-admin" => "Interface administrators",
+        "suppress" => "Suppressors",
+        other => other,
+    };
+    format!("[[{sitename}:{member}|{member}]]")
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let class = match &e {
+            StoreError::Db(_) | StoreError::Migrate(_) => "DBQueryError",
+            StoreError::Io(_) => "FileBackendError",
+            _ => "MWException",
+        };
+        let id = crate::output::current_request_id();
+        ApiError::internal(class, &id, &e)
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        let id = crate::output::current_request_id();
+        ApiError::internal("FileBackendError", &id, &e)
+    }
+}

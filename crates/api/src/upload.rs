@@ -1,0 +1,825 @@
+//! `action=upload`: one pipeline for every source of bytes.
+//!
+//! parse parameters → token and rights → mode → permissions → verify content → name →
+//! title permissions → warnings → stash or publish → imageinfo. Each source (a file part, a
+//! stashed file) only supplies a stored blob with its size and SHA-1.
+
+use std::path::PathBuf;
+
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+use mwstore_domain::title::{self, NameError, UploadName, NS_FILE};
+use mwstore_domain::{mime, props, verify};
+use mwstore_storage::{FileMeta, PublishRequest, StashEntry, StoreError};
+
+use crate::api::Req;
+use crate::error::ApiError;
+use crate::query::{self, InfoProps};
+
+/// A file that has reached the server and is stored as a blob (or a temporary blob).
+struct Received {
+    /// Local path of the content.
+    path: PathBuf,
+    size: u64,
+    sha1: String,
+    /// The temporary blob when the content has not been committed yet.
+    temp: Option<mwstore_storage::BlobWriter>,
+    /// Stash entry the content came from.
+    from_stash: Option<StashEntry>,
+    too_large: bool,
+}
+
+/// Everything verification found out about the file.
+struct Checked {
+    props: props::FileProps,
+    name: Result<UploadName, NameError>,
+}
+
+fn filekey_format_ok(key: &str) -> bool {
+    // ^[\w\-.]+\.\w*$ with ASCII word characters.
+    let Some(dot) = key.rfind('.') else {
+        return false;
+    };
+    let (head, tail) = (&key[..dot], &key[dot + 1..]);
+    !head.is_empty()
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Loads a stash entry owned by the current user, with MediaWiki's stash errors.
+pub async fn load_stash(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
+    if !filekey_format_ok(key) {
+        return Err(ApiError::new(
+            "uploadstash-bad-path-bad-format",
+            format!("Key \"{key}\" is not in a proper format."),
+        ));
+    }
+    let not_found = || {
+        ApiError::new(
+            "uploadstash-file-not-found",
+            format!("Key \"{key}\" not found in stash."),
+        )
+    };
+    let Some(e) = req.app.repo.stash_get(key).await? else {
+        return Err(not_found());
+    };
+    if e.user_id != req.user.id {
+        return Err(ApiError::new(
+            "uploadstash-wrong-owner",
+            format!("This file ({key}) doesn't belong to the current user."),
+        ));
+    }
+    if e.expires <= Req::now() {
+        // Expired entries are gone, whether or not the sweeper got to them yet.
+        if req.app.repo.stash_delete(key).await? {
+            req.app.collect_blob(&e.meta.sha1).await;
+        }
+        return Err(not_found());
+    }
+    if !req.app.blobs.exists(&e.meta.sha1).await? {
+        return Err(ApiError::new(
+            "uploadstash-file-not-found-not-exists",
+            "Cannot find path, or not a plain file.",
+        ));
+    }
+    Ok(e)
+}
+
+fn join_names(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// `action=upload`.
+pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
+    let app = req.app.clone();
+    let cfg = &app.config;
+    // Parameters, in declaration order.
+    let filename = req.params.string("filename")?;
+    let comment = req.params.string("comment")?.unwrap_or_default();
+    let tags = req
+        .params
+        .multi("upload", "tags", None, 50)?
+        .unwrap_or_default();
+    if !tags.is_empty() {
+        // No change tags are defined for manual use on this server.
+        let info = if tags.len() == 1 {
+            format!(
+                "The tag \"{}\" is not allowed to be manually applied.",
+                tags[0]
+            )
+        } else {
+            format!(
+                "The following tags are not allowed to be manually applied: {}",
+                tags.join(", ")
+            )
+        };
+        return Err(ApiError::new("badtags", info).with("disallowedtags", json!(tags)));
+    }
+    let text = req.params.string("text")?;
+    let watch = req.params.flag("watch");
+    if watch {
+        req.params
+            .warn_deprecated("upload", "The parameter \"watch\" has been deprecated.");
+    }
+    let watchlist = req.params.enumerated(
+        "watchlist",
+        &["watch", "preferences", "nochange"],
+        "preferences",
+    )?;
+    let ignorewarnings = req.params.flag("ignorewarnings");
+    req.params.check_upload("file")?;
+    let url = req.params.string("url")?.filter(|u| !u.is_empty());
+    let mut filekey = req.params.string("filekey")?.filter(|k| !k.is_empty());
+    let sessionkey = req.params.string("sessionkey")?;
+    if req.params.has("sessionkey") {
+        req.params.warn_deprecated(
+            "upload",
+            "The parameter \"sessionkey\" has been deprecated.",
+        );
+    }
+    let stash = req.params.flag("stash");
+    let _filesize = req
+        .params
+        .int("upload", "filesize", 0, Some(cfg.max_upload_size as i64))?;
+    let offset = req.params.int("upload", "offset", 0, None)?;
+    req.params.check_upload("chunk")?;
+    let async_flag = req.params.flag("async");
+    let checkstatus = req.params.flag("checkstatus");
+    req.check_module(Some("csrf"), true, true)?;
+
+    if !cfg.enable_uploads {
+        return Err(ApiError::new("uploaddisabled", "Uploads disabled."));
+    }
+    let async_mode = async_flag && cfg.enable_async_uploads;
+    if filekey.is_none() {
+        filekey = sessionkey.filter(|k| !k.is_empty());
+    }
+    let has_chunk = req.params.is_file("chunk");
+    let has_file = req.params.is_file("file");
+
+    // Mode selection.
+    if has_chunk {
+        return Err(ApiError::new(
+            "stashfailed",
+            "Chunked uploads are not enabled on this server.",
+        ));
+    }
+    let given: Vec<&str> = [
+        ("file", has_file),
+        ("url", url.is_some()),
+        ("filekey", filekey.is_some()),
+    ]
+    .iter()
+    .filter(|(_, g)| *g)
+    .map(|(n, _)| *n)
+    .collect();
+    if checkstatus && filekey.is_some() {
+        return check_status(req, filekey.as_deref().unwrap_or_default()).await;
+    }
+    if given.is_empty() {
+        return Err(ApiError::new(
+            "missingparam",
+            "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
+        ));
+    }
+    if given.len() > 1 {
+        return Err(ApiError::new(
+            "invalidparammix",
+            format!(
+                "The parameters {} can not be used together.",
+                join_names(&given)
+            ),
+        ));
+    }
+    let Some(filename) = filename else {
+        return Err(ApiError::new(
+            "nofilename",
+            "The \"filename\" parameter must be set.",
+        ));
+    };
+    let _ = offset;
+    let mut received = if let Some(key) = &filekey {
+        if !filekey_format_ok(key) {
+            return Err(ApiError::new("invalid-file-key", "Not a valid file key."));
+        }
+        if req.user.is_anon() {
+            return Err(ApiError::new(
+                "stashnotloggedin",
+                "You must be logged in to upload this file.",
+            ));
+        }
+        let e = load_stash(req, key).await?;
+        Received {
+            path: app.blobs.path(&e.meta.sha1),
+            size: e.meta.size,
+            sha1: e.meta.sha1.clone(),
+            temp: None,
+            from_stash: Some(e),
+            too_large: false,
+        }
+    } else if has_file {
+        if async_mode {
+            return Err(ApiError::new(
+                "cannot-async-upload-file",
+                "The parameters \"async\" and \"file\" cannot be combined. If you want asynchronous processing of your uploaded file, first upload it to stash (using the \"stash\" parameter) and then publish the stashed file asynchronously (using \"filekey\" and \"async\").",
+            ));
+        }
+        let Some(f) = req.params.take_file("file") else {
+            return Err(ApiError::new(
+                "missingparam",
+                "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
+            ));
+        };
+        Received {
+            path: f.blob.path().to_path_buf(),
+            size: f.size,
+            sha1: f.sha1.clone(),
+            temp: Some(f.blob),
+            from_stash: None,
+            too_large: f.too_large,
+        }
+    } else {
+        return Err(ApiError::new(
+            "copyuploaddisabled",
+            "Upload by URL disabled.",
+        ));
+    };
+
+    // Permissions: upload, then edit.
+    for right in ["upload", "edit"] {
+        if !req.user.can(right) {
+            discard(&mut received).await;
+            if req.user.is_anon() {
+                return Err(ApiError::new(
+                    "mustbeloggedin",
+                    "You must be logged in to upload this file.",
+                ));
+            }
+            return Err(ApiError::permission_denied(
+                &app.rights.groups_with_right(right),
+                &cfg.sitename,
+            ));
+        }
+    }
+
+    // Verification: size, content, then the name.
+    let checked = match verify_received(req, &received, &filename, true).await {
+        Ok(c) => c,
+        Err(e) => {
+            discard(&mut received).await;
+            return Err(e);
+        }
+    };
+    let name = match &checked.name {
+        Ok(n) => n.clone(),
+        Err(NameError::Banned { .. }) => {
+            discard(&mut received).await;
+            let err = checked.name.clone().err();
+            return Err(name_error(err, cfg));
+        }
+        Err(e) => {
+            let mut err = name_error(Some(e.clone()), cfg);
+            stash_recoverable(req, &mut received, &checked, &mut err).await?;
+            err.data
+                .insert("invalidparameter".into(), "filename".into());
+            return Err(err);
+        }
+    };
+
+    // Title permissions (not for stash=1).
+    if !stash {
+        if let Err(mut e) = title_permissions(req, &name.dbkey).await {
+            stash_recoverable(req, &mut received, &checked, &mut e).await?;
+            e.data.insert("invalidparameter".into(), "filename".into());
+            return Err(e);
+        }
+    }
+
+    // Warnings.
+    let warnings = compute_warnings(req, &filename, &name, &checked.props).await?;
+    if !warnings.is_empty() && !ignorewarnings {
+        let mut out = Map::new();
+        out.insert("result".into(), "Warning".into());
+        out.insert("warnings".into(), Value::Object(warnings));
+        let key = stash_file(req, &mut received, &checked).await?;
+        out.insert("filekey".into(), key.clone().into());
+        out.insert("sessionkey".into(), key.into());
+        return Ok(wrap(out));
+    }
+    if stash {
+        let key = stash_file(req, &mut received, &checked).await?;
+        let entry = req.app.repo.stash_get(&key).await?;
+        let mut out = Map::new();
+        out.insert("result".into(), "Success".into());
+        out.insert("filekey".into(), key.clone().into());
+        out.insert("sessionkey".into(), key.into());
+        if !warnings.is_empty() {
+            out.insert("warnings".into(), Value::Object(warnings));
+        }
+        if let Some(e) = entry {
+            out.insert(
+                "imageinfo".into(),
+                Value::Object(query::stash_info(&app, &e, &InfoProps::all())),
+            );
+        }
+        return Ok(wrap(out));
+    }
+    if let Some(wait) = rate_limited(req) {
+        discard(&mut received).await;
+        return Err(ApiError::new(
+            "ratelimited",
+            "You've exceeded your rate limit. Please wait some time and try again.",
+        )
+        .with("retry-after", wait));
+    }
+
+    // Publish.
+    let page_text = text.unwrap_or_else(|| comment.clone());
+    let watch = match (watch, watchlist.as_str()) {
+        (true, _) | (_, "watch") => Some(true),
+        (_, "nochange") => None,
+        _ if req.user.can("bot") => None,
+        _ => Some(true),
+    };
+    let meta = file_meta(&checked.props);
+    let ts = mwstore_storage::ts14(chrono::Utc::now());
+    let preq = PublishRequest {
+        name: name.dbkey.clone(),
+        meta,
+        user_id: req.user.id,
+        user_text: req.user.name.clone(),
+        comment: comment.chars().take(500).collect(),
+        page_text,
+        timestamp: ts,
+        consume_stash: received.from_stash.as_ref().map(|e| e.key.clone()),
+        watch,
+    };
+    let lock = app.name_lock(&name.dbkey);
+    let _guard = lock.lock().await;
+    let outcome = {
+        let _gc = app.blob_gc.lock().await;
+        if let Some(temp) = received.temp.take() {
+            app.blobs.commit(temp, &received.sha1).await?;
+            received.path = app.blobs.path(&received.sha1);
+        }
+        app.repo.publish(&preq).await
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(StoreError::NoChange) => {
+            let mut e = ApiError::new(
+                "fileexists-no-change",
+                format!(
+                    "The upload is an exact duplicate of the current version of [[:File:{}]].",
+                    name.dbkey
+                ),
+            );
+            stash_recoverable(req, &mut received, &checked, &mut e).await?;
+            return Err(e);
+        }
+        Err(other) => {
+            app.collect_blob(&received.sha1).await;
+            return Err(other.into());
+        }
+    };
+    record_upload(req);
+    let version = app.repo.current_file(&name.dbkey).await?;
+    let mut out = Map::new();
+    out.insert("result".into(), "Success".into());
+    out.insert("filename".into(), name.dbkey.clone().into());
+    if !warnings.is_empty() {
+        out.insert("warnings".into(), Value::Object(warnings));
+    }
+    if let Some(v) = version {
+        let page_id = outcome.page_existed.then_some(outcome.page_id);
+        out.insert(
+            "imageinfo".into(),
+            Value::Object(query::version_info(
+                &app,
+                &v,
+                &InfoProps::all(),
+                page_id,
+                true,
+            )),
+        );
+    }
+    Ok(wrap(out))
+}
+
+fn wrap(inner: Map<String, Value>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("upload".into(), Value::Object(inner));
+    m
+}
+
+async fn discard(r: &mut Received) {
+    if let Some(t) = r.temp.take() {
+        t.discard().await;
+    }
+}
+
+fn name_error(e: Option<NameError>, cfg: &mwstore_domain::config::Config) -> ApiError {
+    let Some(e) = e else {
+        return ApiError::new("illegal-filename", "The filename is not allowed.");
+    };
+    let mut err = ApiError::new(e.code(), e.info(cfg));
+    match &e {
+        NameError::Illegal { filtered } => {
+            err.data.insert("filename".into(), filtered.clone().into());
+        }
+        NameError::Banned {
+            filetype,
+            blacklisted,
+        } => {
+            err.data.insert("filetype".into(), filetype.clone().into());
+            err.data
+                .insert("allowed".into(), json!(title::allowed_extensions(cfg)));
+            if !blacklisted.is_empty() {
+                err.data.insert("blacklisted".into(), json!(blacklisted));
+            }
+        }
+        _ => {}
+    }
+    err
+}
+
+/// Size checks, content verification and name normalisation, in MediaWiki's order.
+async fn verify_received(
+    req: &Req,
+    r: &Received,
+    requested: &str,
+    full: bool,
+) -> Result<Checked, ApiError> {
+    let cfg = req.app.config.clone();
+    if r.size == 0 {
+        return Err(ApiError::new(
+            "empty-file",
+            "The file you submitted was empty.",
+        ));
+    }
+    if r.too_large || r.size > cfg.max_upload_size {
+        return Err(crate::body::file_too_large(cfg.max_upload_size));
+    }
+    let path = r.path.clone();
+    let size = r.size;
+    let sha1 = r.sha1.clone();
+    let requested = requested.to_owned();
+    let res = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let sniffed = mime::sniff_file(&path)?;
+        let guess = mime::extensions_for_mime(&sniffed)
+            .first()
+            .map(|e| (*e).to_owned());
+        let name = title::normalize_upload_name(&requested, guess.as_deref(), &cfg);
+        // The extension verification works with: the final one of the (filtered) name.
+        let ext = match &name {
+            Ok(n) => n.final_ext.to_lowercase(),
+            Err(_) => {
+                let filtered = title::strip_illegal_filename_chars(&requested);
+                match filtered.rsplit_once('.') {
+                    Some((_, e)) => e.trim().to_lowercase(),
+                    None => guess.clone().unwrap_or_default(),
+                }
+            }
+        };
+        let fprops = props::file_props(&path, Some(&ext), size, &sha1)?;
+        let verdict = if full {
+            verify::verify_file(&path, &ext, &fprops, &cfg)?
+        } else {
+            verify::verify_partial(&path, &ext, &fprops, &cfg)?
+        };
+        Ok((fprops, name, verdict))
+    })
+    .await
+    .map_err(|e| ApiError::internal("MWException", &crate::output::current_request_id(), &e))??;
+    let (fprops, name, verdict) = res;
+    if let Err(v) = verdict {
+        let mut details = vec![Value::String(v.key.clone())];
+        details.extend(v.params.iter().map(|p| Value::String(p.clone())));
+        return Err(ApiError::new("verification-error", v.info()).with("details", details));
+    }
+    Ok(Checked {
+        props: fprops,
+        name,
+    })
+}
+
+fn file_meta(p: &props::FileProps) -> FileMeta {
+    FileMeta {
+        size: p.size,
+        width: p.width,
+        height: p.height,
+        bits: p.bits,
+        metadata: json!({"metadata": p.metadata, "commonmetadata": p.common_metadata}).to_string(),
+        media_type: p.media_type.clone(),
+        major_mime: p.major_mime.clone(),
+        minor_mime: p.minor_mime.clone(),
+        sha1: p.sha1.clone(),
+    }
+}
+
+/// A new filekey: `<base36 time+µs>.<base36 random>.<user id>.<ext>`.
+fn new_filekey(user_id: i64, ext: &str) -> String {
+    let now = chrono::Utc::now();
+    let t: u128 = format!("{}{:06}", now.timestamp(), now.timestamp_subsec_micros())
+        .parse()
+        .unwrap_or(0);
+    let r: u32 = rand::thread_rng().gen_range(0..2_176_782_336);
+    format!(
+        "{}.{}.{}.{}",
+        mwstore_domain::base36::to_base36_u128(t),
+        mwstore_domain::base36::to_base36_u128(r as u128),
+        user_id,
+        ext
+    )
+}
+
+/// Stores the received file in the user's stash; returns the filekey.
+async fn stash_file(req: &Req, r: &mut Received, c: &Checked) -> Result<String, ApiError> {
+    let app = &req.app;
+    if req.user.is_anon() {
+        return Err(ApiError::new(
+            "stashnotloggedin",
+            "You must be logged in to upload this file.",
+        ));
+    }
+    let cfg = &app.config;
+    // The key's extension comes from the content, never a prohibited one.
+    let ext = mime::extensions_for_mime(&c.props.file_mime)
+        .first()
+        .map(|e| title::normalize_extension(e))
+        .filter(|e| !cfg.prohibited_file_extensions.contains(e))
+        .unwrap_or_default();
+    let key = new_filekey(req.user.id, &ext);
+    let now = chrono::Utc::now();
+    let rand_part: String = {
+        const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let mut rng = rand::thread_rng();
+        (0..6)
+            .map(|_| A[rng.gen_range(0..A.len())] as char)
+            .collect()
+    };
+    let temp_name = if ext.is_empty() {
+        format!("{}!php{rand_part}", mwstore_storage::ts14(now))
+    } else {
+        format!("{}!php{rand_part}.{ext}", mwstore_storage::ts14(now))
+    };
+    let mut meta = file_meta(&c.props);
+    let metadata = std::mem::take(&mut meta.metadata);
+    let props_json = json!({
+        "file_mime": c.props.file_mime,
+        "metadata_json": metadata,
+    })
+    .to_string();
+    meta.metadata = metadata;
+    let entry = StashEntry {
+        id: 0,
+        user_id: req.user.id,
+        key: key.clone(),
+        meta,
+        source_type: Some("file".into()),
+        timestamp: mwstore_storage::ts14(now),
+        expires: now.timestamp() + cfg.upload_stash_max_age as i64,
+        status: "finished".into(),
+        chunk_inx: None,
+        props: props_json,
+        temp_name,
+    };
+    let _gc = app.blob_gc.lock().await;
+    if let Some(temp) = r.temp.take() {
+        app.blobs.commit(temp, &r.sha1).await?;
+        r.path = app.blobs.path(&r.sha1);
+    }
+    app.repo.stash_insert(&entry).await?;
+    Ok(key)
+}
+
+/// For recoverable errors: stash the file and add `filekey`/`sessionkey` (or `stasherrors`).
+async fn stash_recoverable(
+    req: &Req,
+    r: &mut Received,
+    c: &Checked,
+    err: &mut ApiError,
+) -> Result<(), ApiError> {
+    match stash_file(req, r, c).await {
+        Ok(key) => {
+            err.data.insert("filekey".into(), key.clone().into());
+            err.data.insert("sessionkey".into(), key.into());
+        }
+        Err(e) => {
+            err.data.insert(
+                "stasherrors".into(),
+                json!([{"message": e.code, "params": [], "code": e.code, "type": "error", "info": e.info}]),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Title permissions for publishing to `File:<name>` (protection, creation, overwrite).
+async fn title_permissions(req: &Req, name: &str) -> Result<(), ApiError> {
+    let app = &req.app;
+    let page = app.repo.page(NS_FILE, name).await?;
+    if let Some(p) = &page {
+        for (ty, level, _) in app.repo.restrictions(p.id).await? {
+            if ty != "edit" && ty != "upload" {
+                continue;
+            }
+            let needed = match level.as_str() {
+                "sysop" => "editprotected",
+                "autoconfirmed" => "editsemiprotected",
+                other => other,
+            };
+            if !req.user.can(needed) {
+                return Err(ApiError::new(
+                    "protectedpage",
+                    "This page has been protected to prevent editing or other actions.",
+                ));
+            }
+        }
+    } else if !req.user.can("createpage") {
+        return Err(if req.user.is_anon() {
+            ApiError::new(
+                "cantcreate-anon",
+                "Anonymous users cannot create new pages.",
+            )
+        } else {
+            ApiError::new(
+                "cantcreate",
+                "You do not have permission to create new pages.",
+            )
+        });
+    }
+    if let Some(cur) = app.repo.current_file(name).await? {
+        let own = cur.user_id == req.user.id;
+        if !(req.user.can("reupload") || (own && req.user.can("reupload-own"))) {
+            let text = name.replace('_', " ");
+            return Err(ApiError::new(
+                "fileexists-forbidden",
+                format!("A file with this name already exists, and cannot be overwritten. If you still want to upload your file, please go back and use a new name. [[File:{text}|thumb|center|{text}]]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The upload warnings of SPEC section 4, in MediaWiki's order (the exists family and
+/// `nochange`/`duplicateversions` last).
+async fn compute_warnings(
+    req: &Req,
+    requested: &str,
+    name: &UploadName,
+    p: &props::FileProps,
+) -> Result<Map<String, Value>, ApiError> {
+    let app = &req.app;
+    let cfg = &app.config;
+    let repo = &app.repo;
+    let dbkey = &name.dbkey;
+    let mut w = Map::new();
+    if title::is_bad_filename(requested, dbkey) || name.extension_guessed {
+        w.insert("badfilename".into(), dbkey.clone().into());
+    }
+    if name.unwanted_type {
+        let allowed = title::allowed_extensions(cfg);
+        w.insert(
+            "filetype-unwanted-type".into(),
+            json!([name.final_ext, allowed.join(", "), allowed.len()]),
+        );
+    }
+    if cfg.upload_size_warning > 0 && p.size > cfg.upload_size_warning {
+        w.insert(
+            "large-file".into(),
+            json!([{"size": cfg.upload_size_warning}, {"size": p.size}]),
+        );
+    }
+    if p.size == 0 {
+        w.insert("empty-file".into(), true.into());
+    }
+    let current = repo.current_file(dbkey).await?;
+    let mut tail = Map::new();
+    if let Some(cur) = &current {
+        tail.insert("exists".into(), dbkey.clone().into());
+        if cur.meta.sha1 == p.sha1 {
+            tail.insert(
+                "nochange".into(),
+                json!({"timestamp": mwstore_storage::ts14_to_iso(&cur.timestamp)}),
+            );
+        } else {
+            let history = repo.file_history(dbkey).await?;
+            let dups: Vec<Value> = history
+                .iter()
+                .skip(1)
+                .filter(|v| v.meta.sha1 == p.sha1)
+                .map(|v| json!({"timestamp": mwstore_storage::ts14_to_iso(&v.timestamp)}))
+                .collect();
+            if !dups.is_empty() {
+                tail.insert("duplicateversions".into(), Value::Array(dups));
+            }
+        }
+    } else if repo.page(NS_FILE, dbkey).await?.is_some() {
+        tail.insert("page-exists".into(), dbkey.clone().into());
+    } else if let Some(other) = exists_normalized(req, dbkey).await? {
+        tail.insert("exists-normalized".into(), other.into());
+    } else if let Some(base) = title::thumb_base_name(dbkey) {
+        if repo.current_file(&base).await?.is_some() {
+            tail.insert("thumb".into(), dbkey.clone().into());
+        } else {
+            tail.insert("thumb-name".into(), dbkey.clone().into());
+        }
+    } else if title::has_bad_prefix(dbkey) {
+        tail.insert("bad-prefix".into(), dbkey.clone().into());
+    }
+    if current.is_none() && repo.has_deleted_revisions(NS_FILE, dbkey).await? {
+        w.insert("was-deleted".into(), dbkey.clone().into());
+    }
+    let dups: Vec<String> = repo
+        .names_by_sha1(&p.sha1)
+        .await?
+        .into_iter()
+        .filter(|n| n != dbkey)
+        .collect();
+    if !dups.is_empty() {
+        w.insert("duplicate".into(), json!(dups));
+    }
+    if let Some(a) = repo.archived_by_sha1(&p.sha1).await?.first() {
+        // MediaWiki names the deleted file to every user who may upload.
+        w.insert("duplicate-archive".into(), a.name.clone().into());
+    }
+    w.extend(tail);
+    Ok(w)
+}
+
+async fn exists_normalized(req: &Req, dbkey: &str) -> Result<Option<String>, ApiError> {
+    let repo = &req.app.repo;
+    if let Some(cand) = title::exists_normalized_candidate(dbkey) {
+        if cand != dbkey && repo.current_file(&cand).await?.is_some() {
+            return Ok(Some(cand));
+        }
+    }
+    let prefix = title::similar_name_prefix(dbkey);
+    if let Some(n) = repo.first_name_with_prefix(&prefix).await? {
+        if n != dbkey {
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
+fn rate_limited(req: &Req) -> Option<i64> {
+    let rule = req.app.config.upload_rate_limit?;
+    // MediaWiki's default limits apply to anonymous and new (not autoconfirmed) users.
+    if req.user.can("noratelimit") || req.user.can("autoconfirmed") {
+        return None;
+    }
+    let now = Req::now();
+    let map = match req.app.upload_rate.lock() {
+        Ok(m) => m,
+        Err(p) => p.into_inner(),
+    };
+    let times = map.get(&req.user.id)?;
+    let recent: Vec<&i64> = times
+        .iter()
+        .filter(|t| **t > now - rule.seconds as i64)
+        .collect();
+    if recent.len() >= rule.count as usize {
+        let oldest = recent.iter().map(|t| **t).min().unwrap_or(now);
+        return Some((oldest + rule.seconds as i64 - now).max(1));
+    }
+    None
+}
+
+fn record_upload(req: &Req) {
+    let Some(rule) = req.app.config.upload_rate_limit else {
+        return;
+    };
+    if req.user.can("noratelimit") || req.user.can("autoconfirmed") {
+        return;
+    }
+    let now = Req::now();
+    let mut map = match req.app.upload_rate.lock() {
+        Ok(m) => m,
+        Err(p) => p.into_inner(),
+    };
+    let v = map.entry(req.user.id).or_default();
+    v.retain(|t| *t > now - rule.seconds as i64);
+    v.push(now);
+}
+
+/// `checkstatus`: there are no asynchronous or chunked uploads in progress for this key.
+async fn check_status(req: &Req, key: &str) -> Result<Map<String, Value>, ApiError> {
+    let _ = key;
+    if req.user.is_anon() {
+        return Err(ApiError::new(
+            "stashnotloggedin",
+            "You must be logged in to upload this file.",
+        ));
+    }
+    Err(ApiError::new("missingresult", "No result in status data."))
+}
