@@ -528,9 +528,14 @@ fn file_meta(p: &props::FileProps) -> FileMeta {
 /// A new filekey: `<base36 time+µs>.<base36 random>.<user id>.<ext>`.
 fn new_filekey(user_id: i64, ext: &str) -> String {
     let now = chrono::Utc::now();
-    let t: u128 = format!("{}{:06}", now.timestamp(), now.timestamp_subsec_micros())
-        .parse()
-        .unwrap_or(0);
+    // Seconds followed by eight sub-second digits, as PHP's microtime() gives them.
+    let t: u128 = format!(
+        "{}{:08}",
+        now.timestamp(),
+        now.timestamp_subsec_micros() as u64 * 100
+    )
+    .parse()
+    .unwrap_or(0);
     let r: u32 = rand::thread_rng().gen_range(0..2_176_782_336);
     format!(
         "{}.{}.{}.{}",

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Uploads files to mwstore with the real mwclient library and checks what comes back.
+
+Usage: mwclient_upload.py API_URL LGNAME LGPASSWORD
+   or: MW_API=... MW_LGNAME=... MW_LGPASSWORD=... mwclient_upload.py
+
+API_URL is the full api.php URL, e.g. http://127.0.0.1:8099/w/api.php. LGNAME is a bot
+password login name (``Alice@bot``). The optional environment variable MW_PREFIX sets the
+file name prefix (default: a fresh random one, so the script can run repeatedly against
+one server).
+
+mwclient is used exactly as its users use it: ``Site(host, path=..., scheme=...)``,
+``login``, ``upload``, ``images[name]``, ``Image.download`` and ``allimages``. The only
+non-default settings are short retry waits and a request timeout, so that a server fault
+fails the run quickly instead of hanging it, and a response hook on the HTTP session that
+records the exchange for the failure report.
+
+Prints one PASS/FAIL line per check and a closing summary line; exits 1 if any check
+failed.
+"""
+
+import hashlib
+import io
+import json
+import os
+import random
+import struct
+import sys
+import time
+import traceback
+import urllib.parse
+import zlib
+
+import mwclient
+import mwclient.client
+import mwclient.errors
+import requests
+
+RESULTS = {"passed": 0, "failed": 0}
+EXCHANGES = []
+
+
+def record(response, *_args, **_kwargs):
+    """requests response hook: keeps a short log of every exchange."""
+    req = response.request
+    body = req.body
+    if isinstance(body, bytes):
+        shown = body[:600].decode("utf-8", "replace")
+        if len(body) > 600:
+            shown += "... (%d bytes)" % len(body)
+    else:
+        shown = (body or "")[:600]
+    try:
+        text = response.content[:1500].decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a streamed body may not be readable here
+        text = "<streamed>"
+    if not response.headers.get("Content-Type", "").startswith(("application/json", "text")):
+        text = "<%s, %s bytes>" % (
+            response.headers.get("Content-Type", "?"),
+            response.headers.get("Content-Length", "?"),
+        )
+    EXCHANGES.append(
+        "%s %s\n    body: %s\n    -> HTTP %s %s\n    %s"
+        % (
+            req.method,
+            req.url,
+            shown.replace("\r\n", "\\r\\n "),
+            response.status_code,
+            {k: v for k, v in response.headers.items() if k.lower().startswith(("mediawiki", "content-type", "retry", "x-"))},
+            text,
+        )
+    )
+    del EXCHANGES[:-12]
+
+
+def check(name, func):
+    """Runs one check; records PASS with func's detail or FAIL with the exception."""
+    start = time.time()
+    EXCHANGES.clear()
+    try:
+        detail = func()
+    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
+        RESULTS["failed"] += 1
+        print("FAIL %s (%.1fs): %s: %s" % (name, time.time() - start, type(e).__name__, e))
+        traceback.print_exc(limit=-4, chain=False, file=sys.stdout)
+        print("  last HTTP exchanges:")
+        for ex in EXCHANGES:
+            print("  " + ex)
+        sys.stdout.flush()
+        return False
+    RESULTS["passed"] += 1
+    print("PASS %s (%.1fs): %s" % (name, time.time() - start, detail or ""))
+    sys.stdout.flush()
+    return True
+
+
+def require(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def make_png(width, height, rng):
+    """A valid truecolour PNG with random pixels."""
+    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(width * 3)) for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw, 9))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def make_jpeg(width, height, make, rng):
+    """A baseline JPEG header with an EXIF APP1 segment (Make tag), a SOF0 frame header
+    of the given size, a SOS header, some random entropy-coded bytes and EOI. Enough for
+    content sniffing and dimensions; not meant to be decoded."""
+    make_bytes = make.encode("ascii") + b"\x00"
+    tiff = b"II*\x00" + struct.pack("<I", 8)
+    tiff += struct.pack("<H", 1)
+    tiff += struct.pack("<HHII", 0x010F, 2, len(make_bytes), 8 + 2 + 12 + 4)
+    tiff += struct.pack("<I", 0) + make_bytes
+    app1 = b"Exif\x00\x00" + tiff
+    out = b"\xff\xd8"
+    out += b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
+    out += b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width)
+    out += bytes([0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01])
+    out += bytes([0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00])
+    # Entropy-coded data must not contain 0xFF (which would start a marker).
+    out += bytes(rng.randrange(0, 0xFF) for _ in range(256))
+    out += b"\xff\xd9"
+    return out
+
+
+def sha1(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+def main():
+    if len(sys.argv) == 4:
+        api, lgname, lgpassword = sys.argv[1:4]
+    elif len(sys.argv) == 1 and all(k in os.environ for k in ("MW_API", "MW_LGNAME", "MW_LGPASSWORD")):
+        api, lgname, lgpassword = os.environ["MW_API"], os.environ["MW_LGNAME"], os.environ["MW_LGPASSWORD"]
+    else:
+        print(__doc__)
+        return 2
+
+    url = urllib.parse.urlsplit(api)
+    host = url.netloc
+    path = url.path[: -len("api.php")] if url.path.endswith("api.php") else url.path
+    rng = random.Random()
+    prefix = os.environ.get("MW_PREFIX") or "Mwclient-%08x-" % rng.getrandbits(32)
+
+    png = make_png(64, 48, rng)
+    jpeg = make_jpeg(80, 60, "mwclient test camera", rng)
+    png2 = make_png(64, 48, rng)
+    png_name = prefix + "image.png"
+    jpeg_name = prefix + "photo.jpg"
+
+    state = {}
+
+    session = requests.Session()
+    session.headers["User-Agent"] = "mwstore-test " + mwclient.client.USER_AGENT
+    session.hooks["response"].append(record)
+
+    def init():
+        # Short retry waits: a 5xx or an unreadable response fails in seconds, not minutes.
+        state["site"] = mwclient.Site(
+            host,
+            path=path,
+            scheme=url.scheme,
+            pool=session,
+            max_retries=2,
+            retry_timeout=1,
+            connection_options={"timeout": 60},
+        )
+        return "version %s" % ".".join(str(x) for x in state["site"].version)
+
+    if not check("site init (siteinfo+userinfo)", init):
+        return finish()
+    site = state["site"]
+
+    def login():
+        site.login(lgname, lgpassword)
+        require(site.logged_in, "site.logged_in is false after login")
+        require("upload" in site.rights, "'upload' not in rights: %r" % (site.rights,))
+        return "as %s, %d rights" % (site.username, len(site.rights))
+
+    if not check("login with bot password", login):
+        return finish()
+
+    def upload(data, name, ignore=False):
+        result = site.upload(
+            io.BytesIO(data),
+            filename=name,
+            description="Uploaded by the mwclient compatibility test.\n\n[[Category:Tests]]",
+            comment="mwclient test upload of %s" % name,
+            ignore=ignore,
+        )
+        require(isinstance(result, dict), "upload returned %r" % (result,))
+        require(result.get("result") == "Success", "upload result is not Success: %s" % json.dumps(result))
+        require(result.get("filename") == name, "upload filename %r != %r" % (result.get("filename"), name))
+        info = result.get("imageinfo") or {}
+        require(info.get("sha1") == sha1(data), "upload imageinfo.sha1 %r != %s" % (info.get("sha1"), sha1(data)))
+        return result
+
+    def read_back(data, name, mime):
+        image = site.images[name]
+        require(image.exists, "File:%s does not exist after upload" % name)
+        info = image.imageinfo
+        require(info.get("sha1") == sha1(data), "imageinfo sha1 %r != local %s" % (info.get("sha1"), sha1(data)))
+        require(int(info.get("size", -1)) == len(data), "imageinfo size %r != %d" % (info.get("size"), len(data)))
+        require(info.get("mime") == mime, "imageinfo mime %r != %r" % (info.get("mime"), mime))
+        downloaded = image.download()
+        require(
+            downloaded == data,
+            "download of %s gave %d bytes (sha1 %s), expected %d (sha1 %s)"
+            % (info.get("url"), len(downloaded), sha1(downloaded), len(data), sha1(data)),
+        )
+        return "sha1 %s, %d bytes downloaded from %s" % (info["sha1"], len(downloaded), info.get("url"))
+
+    check("upload PNG", lambda: "%s sha1 %s" % (upload(png, png_name)["filename"], sha1(png)))
+    check("read back PNG (imageinfo sha1, download)", lambda: read_back(png, png_name, "image/png"))
+    check("upload JPEG", lambda: "%s sha1 %s" % (upload(jpeg, jpeg_name)["filename"], sha1(jpeg)))
+    check("read back JPEG (imageinfo sha1, download)", lambda: read_back(jpeg, jpeg_name, "image/jpeg"))
+
+    def reupload_without_ignore():
+        try:
+            result = site.upload(
+                io.BytesIO(png2),
+                filename=png_name,
+                description="second version",
+                comment="mwclient test re-upload without ignore",
+                ignore=False,
+            )
+        except mwclient.errors.FileExists:
+            pass
+        else:
+            raise AssertionError("no FileExists raised; upload returned %s" % json.dumps(result))
+        info = site.images[png_name].imageinfo
+        require(info.get("sha1") == sha1(png), "file changed after a refused re-upload: sha1 %r" % info.get("sha1"))
+        return "FileExists raised on the 'exists' warning; file unchanged"
+
+    check("re-upload existing name without ignore ('exists' warning)", reupload_without_ignore)
+
+    def reupload_with_ignore():
+        # MediaWiki refuses two versions of one name within the same second.
+        time.sleep(1.1)
+        upload(png2, png_name, ignore=True)
+        image = site.images[png_name]
+        require(
+            image.imageinfo.get("sha1") == sha1(png2),
+            "imageinfo sha1 %r != new version's %s" % (image.imageinfo.get("sha1"), sha1(png2)),
+        )
+        downloaded = image.download()
+        require(downloaded == png2, "download gave %d bytes (sha1 %s), expected the new version" % (len(downloaded), sha1(downloaded)))
+        history = list(image.imagehistory())
+        require(len(history) == 2, "imagehistory has %d entries, expected 2: %r" % (len(history), history))
+        require(
+            [h.get("sha1") for h in history] == [sha1(png2), sha1(png)],
+            "imagehistory sha1s %r, expected newest first %r" % ([h.get("sha1") for h in history], [sha1(png2), sha1(png)]),
+        )
+        return "new version on top, history of 2"
+
+    check("re-upload existing name with ignore=True", reupload_with_ignore)
+
+    def list_all():
+        images = list(site.allimages(prefix=prefix))
+        names = sorted(img.page_title for img in images)
+        require(names == sorted([png_name, jpeg_name]), "allimages(prefix=%r) listed %r" % (prefix, names))
+        by_name = {img.page_title: img for img in images}
+        require(
+            by_name[png_name].imageinfo.get("sha1") == sha1(png2),
+            "allimages sha1 of %s is %r" % (png_name, by_name[png_name].imageinfo.get("sha1")),
+        )
+        require(
+            by_name[jpeg_name].imageinfo.get("sha1") == sha1(jpeg),
+            "allimages sha1 of %s is %r" % (jpeg_name, by_name[jpeg_name].imageinfo.get("sha1")),
+        )
+        return "lists %s" % ", ".join(names)
+
+    check("allimages(prefix=...) lists both files", list_all)
+    return finish()
+
+
+def finish():
+    print("mwclient checks: %d ok, %d failing" % (RESULTS["passed"], RESULTS["failed"]))
+    return 1 if RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

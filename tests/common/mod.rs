@@ -1,0 +1,865 @@
+//! Test harness: runs the real `mwstore` binary on an ephemeral port with its own data
+//! directory, and talks to it over HTTP like a client does.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sha1::Digest;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mwstore");
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    /// e.g. `http://127.0.0.1:40123`
+    pub base: String,
+    pub admin_password: Option<String>,
+    config: Option<PathBuf>,
+}
+
+impl Server {
+    /// Starts a server with default settings.
+    pub fn start() -> Server {
+        Self::start_with_config("")
+    }
+
+    /// Starts a server with extra TOML configuration.
+    pub fn start_with_config(toml: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, toml)
+    }
+
+    /// Starts a server on an existing data directory.
+    pub fn start_in(dir: tempfile::TempDir, toml: &str) -> Server {
+        let config = if toml.is_empty() {
+            None
+        } else {
+            let p = dir.path().join("config.toml");
+            std::fs::write(&p, toml).expect("write config");
+            Some(p)
+        };
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"));
+        if let Some(c) = &config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn mwstore");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut admin_password = None;
+        let base;
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "server exited before listening");
+            if let Some(p) = line
+                .trim()
+                .strip_prefix("Created user Admin (sysop, bureaucrat) with password: ")
+            {
+                admin_password = Some(p.to_owned());
+            }
+            if let Some(rest) = line.trim().strip_prefix("mwstore listening on ") {
+                let url = rest.split_whitespace().next().expect("url");
+                base = url.trim_end_matches("/w/api.php").to_owned();
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        Server {
+            child,
+            dir,
+            base,
+            admin_password,
+            config,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn api(&self) -> String {
+        format!("{}/w/api.php", self.base)
+    }
+
+    /// Runs an admin command against this server's data directory.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).arg("--data-dir").arg(self.data_dir());
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd.output().expect("run admin command");
+        assert!(
+            out.status.success(),
+            "admin command {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Creates a user and returns its name.
+    pub fn add_user(&self, name: &str, password: &str, groups: &str) {
+        let mut args = vec!["user", "add", name, "--password", password];
+        if !groups.is_empty() {
+            args.push("--groups");
+            args.push(groups);
+        }
+        self.admin(&args);
+    }
+
+    /// Creates a bot password; returns (lgname, lgpassword).
+    pub fn bot_password(&self, user: &str, bot: &str, grants: &str) -> (String, String) {
+        let out = self.admin(&[
+            "botpassword",
+            "add",
+            user,
+            bot,
+            "--grants",
+            grants,
+            "--json",
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).expect("json");
+        (
+            v["lgname"].as_str().expect("lgname").to_owned(),
+            v["lgpassword"].as_str().expect("lgpassword").to_owned(),
+        )
+    }
+
+    /// Kills the server abruptly and returns its data directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An API client with its own cookie jar.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub api: String,
+    pub csrf: Option<String>,
+}
+
+/// A file part for multipart requests.
+pub struct FilePart<'a> {
+    pub field: &'a str,
+    pub filename: &'a str,
+    pub content_type: Option<&'a str>,
+    pub data: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(server: &Server) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            api: server.api(),
+            csrf: None,
+        }
+    }
+
+    /// GET with query parameters; returns (status, headers, json).
+    pub async fn get(&self, params: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = self
+            .http
+            .get(&self.api)
+            .query(params)
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// POST urlencoded.
+    pub async fn post(&self, params: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = self
+            .http
+            .post(&self.api)
+            .form(params)
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// POST multipart with text fields and file parts.
+    pub async fn post_multipart(
+        &self,
+        params: &[(&str, &str)],
+        files: Vec<FilePart<'_>>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in params {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        for f in files {
+            let mut part = reqwest::multipart::Part::bytes(f.data).file_name(f.filename.to_owned());
+            if let Some(ct) = f.content_type {
+                part = part.mime_str(ct).expect("mime");
+            }
+            form = form.part(f.field.to_owned(), part);
+        }
+        let r = self
+            .http
+            .post(&self.api)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST multipart");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// POST a raw body with a given Content-Type.
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = self
+            .http
+            .post(&self.api)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST raw");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Logs in with `action=login` (fetching a login token first).
+    pub async fn login(&mut self, lgname: &str, lgpassword: &str) -> Value {
+        let (_, _, t) = self
+            .get(&[
+                ("action", "query"),
+                ("meta", "tokens"),
+                ("type", "login"),
+                ("format", "json"),
+            ])
+            .await;
+        let token = t["query"]["tokens"]["logintoken"]
+            .as_str()
+            .expect("logintoken")
+            .to_owned();
+        let (_, _, r) = self
+            .post(&[
+                ("action", "login"),
+                ("lgname", lgname),
+                ("lgpassword", lgpassword),
+                ("lgtoken", &token),
+                ("format", "json"),
+            ])
+            .await;
+        if r["login"]["result"] == "Success" {
+            self.refresh_csrf().await;
+        }
+        r
+    }
+
+    pub async fn refresh_csrf(&mut self) -> String {
+        let (_, _, t) = self
+            .get(&[("action", "query"), ("meta", "tokens"), ("format", "json")])
+            .await;
+        let tok = t["query"]["tokens"]["csrftoken"]
+            .as_str()
+            .expect("csrf")
+            .to_owned();
+        self.csrf = Some(tok.clone());
+        tok
+    }
+
+    pub fn token(&self) -> String {
+        self.csrf.clone().unwrap_or_else(|| "+\\".into())
+    }
+
+    /// `action=upload` with a file part; extra params appended.
+    pub async fn upload(&self, filename: &str, data: &[u8], extra: &[(&str, &str)]) -> Value {
+        let token = self.token();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("action", "upload"),
+            ("format", "json"),
+            ("filename", filename),
+        ];
+        params.extend_from_slice(extra);
+        params.push(("token", &token));
+        let (_, _, v) = self
+            .post_multipart(
+                &params,
+                vec![FilePart {
+                    field: "file",
+                    filename: "upload.bin",
+                    content_type: None,
+                    data: data.to_vec(),
+                }],
+            )
+            .await;
+        v
+    }
+}
+
+/// Starts a server with users Alice and Bob (bot passwords with upload grants) and returns
+/// logged-in clients for both.
+pub async fn server_with_alice_bob() -> (Server, Client, Client) {
+    let server = Server::start();
+    server.add_user("Alice", "alice-password-1", "");
+    server.add_user("Bob", "bob-password-1", "");
+    let grants = "basic,uploadfile,uploadeditmovefile,createeditmovepage,highvolume";
+    let (an, ap) = server.bot_password("Alice", "bot", grants);
+    let (bn, bp) = server.bot_password("Bob", "bot", grants);
+    let mut alice = Client::new(&server);
+    assert_eq!(alice.login(&an, &ap).await["login"]["result"], "Success");
+    let mut bob = Client::new(&server);
+    assert_eq!(bob.login(&bn, &bp).await["login"]["result"], "Success");
+    (server, alice, bob)
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    hex::encode(sha1::Sha1::digest(data))
+}
+
+/// crc32 for PNG chunks.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for b in data {
+        crc ^= *b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for x in data {
+        a = (a + *x as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut c = kind.to_vec();
+    c.extend_from_slice(data);
+    out.extend_from_slice(&c);
+    out.extend_from_slice(&crc32(&c).to_be_bytes());
+}
+
+/// A valid truecolour PNG of `w`×`h` whose pixels are derived from `seed` (distinct seeds
+/// give distinct files).
+#[allow(clippy::same_item_push)]
+pub fn make_png(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    for _ in 0..h {
+        raw.push(0u8); // filter type "none" for this scanline
+        for _ in 0..w * 3 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            raw.push((x & 0xff) as u8);
+        }
+    }
+    // zlib stream with stored blocks.
+    let mut z = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        z.push(if i + 1 == chunks.len() { 1 } else { 0 });
+        z.extend_from_slice(&(c.len() as u16).to_le_bytes());
+        z.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
+        z.extend_from_slice(c);
+    }
+    z.extend_from_slice(&adler32(&raw).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &z);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A minimal baseline JPEG header with an EXIF APP1 segment (enough for sniffing,
+/// dimensions and EXIF; not decodable pixel data).
+pub fn make_jpeg(w: u16, h: u16, make: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    // APP1 Exif: TIFF header (little endian) with one IFD entry: Make (0x010F), ASCII.
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"II*\0");
+    tiff.extend_from_slice(&8u32.to_le_bytes());
+    let make_bytes: Vec<u8> = make.bytes().chain(std::iter::once(0)).collect();
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&0x010Fu16.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    tiff.extend_from_slice(&(make_bytes.len() as u32).to_le_bytes());
+    let data_off = 8 + 2 + 12 + 4;
+    tiff.extend_from_slice(&(data_off as u32).to_le_bytes());
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&make_bytes);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    // SOF0
+    out.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
+    // SOS + a little entropy-coded data, then EOI
+    out.extend_from_slice(&[
+        0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00,
+    ]);
+    out.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// Path helper for the file a blob is stored in.
+pub fn blob_path(data_dir: &Path, sha1: &str) -> PathBuf {
+    data_dir
+        .join("blobs")
+        .join(&sha1[0..2])
+        .join(&sha1[2..4])
+        .join(sha1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the HTTP-level API tests.
+// ---------------------------------------------------------------------------------------------
+
+/// The grants of the reference wiki's `Alice@bot` / `Bob@bot` bot passwords.
+pub const BOT_GRANTS: &str = "basic,uploadfile,uploadeditmovefile,createeditmovepage,highvolume";
+
+/// `$wgFileExtensions` of the reference wiki (the transcripts' `filetype-banned` texts list it).
+pub const REFERENCE_EXTENSIONS_TOML: &str = "file_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"webp\", \"svg\", \"pdf\", \"tif\", \"tiff\", \"ogg\", \"oga\", \"ogv\", \"opus\", \"flac\", \"wav\", \"webm\", \"mp3\", \"mpg\", \"mpeg\", \"mid\", \"midi\", \"xcf\"]\n";
+
+/// The reference wiki's list of permitted extensions as the `filetype-banned` info names it.
+pub const REFERENCE_EXTENSIONS_TEXT: &str =
+    "png, gif, jpg, jpeg, webp, svg, pdf, tif, tiff, ogg, oga, ogv, opus, flac, wav, webm, mp3, mpg, mpeg, mid, midi, xcf";
+
+/// The reference wiki's `noupload` group, which loses every upload right.
+pub const NOUPLOAD_GROUP_TOML: &str = "[revoke_permissions.noupload]\nupload = true\nreupload = true\nreupload-own = true\nreupload-shared = true\nupload_by_url = true\n";
+
+/// The mailing-list sentence MediaWiki adds to docrefs and deprecation warnings.
+pub const DEPRECATION_HELP: &str = "Subscribe to the mediawiki-api-announce mailing list at <https://lists.wikimedia.org/postorius/lists/mediawiki-api-announce.lists.wikimedia.org/> for notice of API deprecations and breaking changes.";
+
+/// The `*` (fv1) / `docref` text of an error answer from the API at `api`.
+pub fn docref(api: &str) -> String {
+    format!(
+        "See {api} for API usage. Subscribe to the mediawiki-api-announce mailing list at &lt;https://lists.wikimedia.org/postorius/lists/mediawiki-api-announce.lists.wikimedia.org/&gt; for notice of API deprecations and breaking changes."
+    )
+}
+
+/// An HTTP answer: status, headers and JSON (or the text as a JSON string).
+pub type Resp = (u16, reqwest::header::HeaderMap, Value);
+
+/// Header value as text ("" when absent).
+pub fn header(h: &reqwest::header::HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// All `Set-Cookie` headers.
+pub fn set_cookies(h: &reqwest::header::HeaderMap) -> Vec<String> {
+    h.get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The keys of a JSON object, in order.
+pub fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// True for `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn is_iso_ts(v: &Value) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// `2026-11-21T04:37:13Z` → `20261121043713`.
+pub fn iso_to_ts14(iso: &str) -> String {
+    iso.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+/// True for a CSRF/login token: 32 hex chars of HMAC, the hex timestamp, then `+\`.
+pub fn is_token(v: &Value) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    match s.strip_suffix("+\\") {
+        Some(h) => h.len() >= 40 && h.bytes().all(|c| c.is_ascii_hexdigit()),
+        None => false,
+    }
+}
+
+/// True for a stash file key `<base36>.<base36>.<user id>.<ext>` with the given extension.
+pub fn is_filekey(v: &Value, ext: &str) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 4
+        && !parts[0].is_empty()
+        && parts[0]
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        && !parts[1].is_empty()
+        && parts[1]
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        && !parts[2].is_empty()
+        && parts[2].bytes().all(|c| c.is_ascii_digit())
+        && parts[3] == ext
+}
+
+/// SHA-1 as MediaWiki stores it: base 36, lower case, padded to 31 characters.
+pub fn sha1_base36(hex_sha1: &str) -> String {
+    let mut num: Vec<u8> = hex::decode(hex_sha1).expect("hex sha1");
+    let mut digits = Vec::new();
+    while num.iter().any(|b| *b != 0) {
+        let mut rem = 0u32;
+        for b in num.iter_mut() {
+            let cur = (rem << 8) | *b as u32;
+            *b = (cur / 36) as u8;
+            rem = cur % 36;
+        }
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[rem as usize]);
+    }
+    while digits.len() < 31 {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ascii")
+}
+
+/// Collects failed expectations of a multi-step scenario so that one run reports every
+/// difference, then fails the test in [`Check::finish`].
+pub struct Check {
+    /// The API URL (for docrefs).
+    pub api: String,
+    step: String,
+    failures: Vec<String>,
+}
+
+impl Check {
+    pub fn new(server: &Server) -> Check {
+        Check {
+            api: server.api(),
+            step: String::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Names the step the next checks belong to.
+    pub fn step(&mut self, s: &str) {
+        self.step = s.to_owned();
+    }
+
+    /// Records a failure unless `cond` holds.
+    pub fn ok(&mut self, what: &str, cond: bool, detail: impl std::fmt::Display) {
+        if !cond {
+            self.failures
+                .push(format!("[{}] {what}: {detail}", self.step));
+        }
+    }
+
+    /// Records a failure unless `actual == expected`.
+    pub fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, actual: T, expected: T) {
+        if actual != expected {
+            self.failures.push(format!(
+                "[{}] {what}:\n      expected {expected:?}\n      actual   {actual:?}",
+                self.step
+            ));
+        }
+    }
+
+    /// JSON equality (object key order ignored), shown as JSON.
+    pub fn json(&mut self, what: &str, actual: &Value, expected: &Value) {
+        if actual != expected {
+            self.failures.push(format!(
+                "[{}] {what}:\n      expected {expected}\n      actual   {actual}",
+                self.step
+            ));
+        }
+    }
+
+    /// Checks an API error answer: HTTP 200, `MediaWiki-API-Error: code`, `error.code`,
+    /// `error.info` (when given) and the fv1 docref; returns the error object.
+    pub fn error(&mut self, r: &Resp, code: &str, info: Option<&str>) -> Value {
+        let (status, headers, body) = r;
+        self.eq("HTTP status", *status, 200);
+        self.eq(
+            "MediaWiki-API-Error header",
+            header(headers, "mediawiki-api-error").as_str(),
+            code,
+        );
+        let err = body["error"].clone();
+        if err.is_null() {
+            self.failures.push(format!(
+                "[{}] expected error {code}, got body {body}",
+                self.step
+            ));
+            return err;
+        }
+        self.eq("error.code", err["code"].as_str().unwrap_or(""), code);
+        if let Some(info) = info {
+            self.eq("error.info", err["info"].as_str().unwrap_or(""), info);
+        }
+        let docref = docref(&self.api);
+        self.eq(
+            "error docref (*)",
+            err["*"].as_str().unwrap_or(""),
+            docref.as_str(),
+        );
+        err
+    }
+
+    /// Checks an `upload` answer's `result` and returns the `upload` object.
+    pub fn upload_result(&mut self, r: &Resp, result: &str) -> Value {
+        let (status, headers, body) = r;
+        self.eq("HTTP status", *status, 200);
+        self.eq(
+            "no MediaWiki-API-Error header",
+            header(headers, "mediawiki-api-error").as_str(),
+            "",
+        );
+        let up = body["upload"].clone();
+        if up.is_null() {
+            self.failures.push(format!(
+                "[{}] expected upload result {result}, got body {body}",
+                self.step
+            ));
+            return up;
+        }
+        self.eq("upload.result", up["result"].as_str().unwrap_or(""), result);
+        up
+    }
+
+    /// Checks a `Warning` answer: the warnings object, a fresh file key with `sessionkey`
+    /// equal to it, and nothing else. Returns the file key.
+    pub fn warning(&mut self, r: &Resp, warnings: &Value, ext: &str) -> String {
+        let up = self.upload_result(r, "Warning");
+        self.json("upload.warnings", &up["warnings"], warnings);
+        self.eq(
+            "keys of a Warning result",
+            keys(&up),
+            vec![
+                "result".into(),
+                "warnings".into(),
+                "filekey".into(),
+                "sessionkey".into(),
+            ],
+        );
+        self.ok(
+            "filekey format",
+            is_filekey(&up["filekey"], ext),
+            &up["filekey"],
+        );
+        self.eq("sessionkey == filekey", &up["sessionkey"], &up["filekey"]);
+        up["filekey"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// Fails the test if any check failed.
+    pub fn finish(self) {
+        if !self.failures.is_empty() {
+            panic!(
+                "{} check(s) failed:\n  {}",
+                self.failures.len(),
+                self.failures.join("\n  ")
+            );
+        }
+    }
+}
+
+impl Client {
+    /// A request to any URL with extra headers; returns (status, headers, body bytes).
+    pub async fn fetch(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut rb = self.http.request(method, url);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let h = r.headers().clone();
+        let body = r.bytes().await.expect("body").to_vec();
+        (status, h, body)
+    }
+
+    /// `action=upload` with a file part; returns status and headers too.
+    pub async fn upload_resp(&self, filename: &str, data: &[u8], extra: &[(&str, &str)]) -> Resp {
+        let token = self.token();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("action", "upload"),
+            ("format", "json"),
+            ("filename", filename),
+        ];
+        params.extend_from_slice(extra);
+        params.push(("token", &token));
+        self.post_multipart(
+            &params,
+            vec![FilePart {
+                field: "file",
+                filename: "upload.bin",
+                content_type: None,
+                data: data.to_vec(),
+            }],
+        )
+        .await
+    }
+
+    /// `action=upload` publishing a stashed file (urlencoded, like the transcripts).
+    pub async fn publish_filekey(
+        &self,
+        filekey: &str,
+        filename: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let token = self.token();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("action", "upload"),
+            ("format", "json"),
+            ("filename", filename),
+            ("filekey", filekey),
+        ];
+        params.extend_from_slice(extra);
+        params.push(("token", &token));
+        self.post(&params).await
+    }
+}
+
+/// Creates a user (if `groups` is `Some`), a bot password `<user>@<bot>` with `grants`, and a
+/// client logged in with it.
+pub async fn bot_client(
+    server: &Server,
+    user: &str,
+    groups: Option<&str>,
+    bot: &str,
+    grants: &str,
+) -> Client {
+    if let Some(g) = groups {
+        server.add_user(user, &format!("{user}-password-1"), g);
+    }
+    let (n, p) = server.bot_password(user, bot, grants);
+    let mut c = Client::new(server);
+    let r = c.login(&n, &p).await;
+    assert_eq!(r["login"]["result"], "Success", "login of {n}: {r}");
+    c
+}
+
+/// One part of a hand-built multipart body.
+pub struct RawPart<'a> {
+    /// Header lines of the part, without line ends.
+    pub headers: Vec<String>,
+    pub body: &'a [u8],
+}
+
+impl<'a> RawPart<'a> {
+    /// A text field with only a Content-Disposition header.
+    pub fn field(name: &str, value: &'a str) -> RawPart<'a> {
+        RawPart {
+            headers: vec![format!("Content-Disposition: form-data; name=\"{name}\"")],
+            body: value.as_bytes(),
+        }
+    }
+}
+
+/// Builds a multipart body with the given line ending (`"\r\n"` or `"\n"`); `closed` adds the
+/// closing boundary.
+pub fn multipart_body(boundary: &str, eol: &str, parts: &[RawPart<'_>], closed: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(format!("--{boundary}{eol}").as_bytes());
+        for h in &p.headers {
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(eol.as_bytes());
+        }
+        out.extend_from_slice(eol.as_bytes());
+        out.extend_from_slice(p.body);
+        out.extend_from_slice(eol.as_bytes());
+    }
+    if closed {
+        out.extend_from_slice(format!("--{boundary}--{eol}").as_bytes());
+    }
+    out
+}
