@@ -400,9 +400,12 @@ async fn handle(app: Arc<AppState>, request: Request<Body>, request_id: String) 
         max_fields: 64 * 1024 * 1024,
         max_discard: 64 * 1024 * 1024,
     };
+    // A body that could not be read to its end leaves the connection unusable: say so.
+    let close = (header::CONNECTION, HeaderValue::from_static("close"));
     match body::body_kind(&parts.headers, is_post) {
         BodyKind::UrlEncoded => {
             if let Err(e) = body::read_urlencoded(&mut params, body, &limits).await {
+                extra_headers.push(close);
                 return output::render(Err(e), &[], "main", &opts, extra_headers);
             }
         }
@@ -411,6 +414,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>, request_id: String) 
                 body::read_multipart(&mut params, body, &boundary, app.blobs.as_ref(), &limits)
                     .await
             {
+                extra_headers.push(close);
                 return output::render(Err(e), &[], "main", &opts, extra_headers);
             }
         }

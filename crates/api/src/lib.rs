@@ -44,6 +44,8 @@ pub struct AppState {
     pub name_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Serialises blob reference changes and garbage collection.
     pub blob_gc: tokio::sync::Mutex<()>,
+    /// In-progress chunked uploads: one lock and running hash per filekey.
+    pub chunk_sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<upload::ChunkState>>>>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             upload_rate: Mutex::new(HashMap::new()),
             name_locks: Mutex::new(HashMap::new()),
             blob_gc: tokio::sync::Mutex::new(()),
+            chunk_sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,6 +90,27 @@ impl AppState {
         map.entry(name.to_owned())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
             .clone()
+    }
+
+    /// The lock and running hash of a chunked upload.
+    pub fn chunk_session(&self, key: &str) -> Arc<tokio::sync::Mutex<upload::ChunkState>> {
+        let mut map = match self.chunk_sessions.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if map.len() > 10_000 {
+            map.retain(|_, v| Arc::strong_count(v) > 1);
+        }
+        map.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Forgets a finished chunked upload's state.
+    pub fn drop_chunk_session(&self, key: &str) {
+        let mut map = match self.chunk_sessions.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.remove(key);
     }
 
     /// Deletes a blob if nothing refers to it any more.
@@ -129,6 +153,9 @@ pub fn spawn_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 Ok(entries) => {
                     for e in entries {
                         if let Ok(true) = state.repo.stash_delete(&e.key).await {
+                            if e.status == "chunks" {
+                                let _ = state.blobs.chunk_delete(&e.key).await;
+                            }
                             state.collect_blob(&e.meta.sha1).await;
                         }
                     }

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
+use sha1::{Digest, Sha1};
+
 use mwstore_domain::title::{self, NameError, UploadName, NS_FILE};
 use mwstore_domain::{mime, props, verify};
 use mwstore_storage::{FileMeta, PublishRequest, StashEntry, StoreError};
@@ -79,7 +81,7 @@ pub async fn load_stash(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
         }
         return Err(not_found());
     }
-    if !req.app.blobs.exists(&e.meta.sha1).await? {
+    if e.status == "finished" && !req.app.blobs.exists(&e.meta.sha1).await? {
         return Err(ApiError::new(
             "uploadstash-file-not-found-not-exists",
             "Cannot find path, or not a plain file.",
@@ -167,10 +169,25 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
 
     // Mode selection.
     if has_chunk {
-        return Err(ApiError::new(
-            "stashfailed",
-            "Chunked uploads are not enabled on this server.",
-        ));
+        let Some(filename) = filename else {
+            return Err(ApiError::new(
+                "nofilename",
+                "The \"filename\" parameter must be set.",
+            ));
+        };
+        let Some(chunk) = req.params.take_file("chunk") else {
+            return Err(ApiError::new("badupload", "The chunk could not be read."));
+        };
+        let c = ChunkRequest {
+            filename,
+            filekey,
+            offset: offset.unwrap_or(0),
+            filesize: _filesize,
+            stash,
+            ignorewarnings,
+            comment,
+        };
+        return chunk_upload(req, c, chunk).await;
     }
     let given: Vec<&str> = [
         ("file", has_file),
@@ -217,6 +234,12 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             ));
         }
         let e = load_stash(req, key).await?;
+        if e.status != "finished" {
+            return Err(ApiError::new(
+                "stashfailed",
+                "This stashed file is an unfinished chunked upload; send its remaining chunks before publishing it.",
+            ));
+        }
         Received {
             path: app.blobs.path(&e.meta.sha1),
             size: e.meta.size,
@@ -548,6 +571,15 @@ fn new_filekey(user_id: i64, ext: &str) -> String {
 
 /// Stores the received file in the user's stash; returns the filekey.
 async fn stash_file(req: &Req, r: &mut Received, c: &Checked) -> Result<String, ApiError> {
+    stash_file_named(req, r, c, false).await
+}
+
+async fn stash_file_named(
+    req: &Req,
+    r: &mut Received,
+    c: &Checked,
+    chunked: bool,
+) -> Result<String, ApiError> {
     let app = &req.app;
     if req.user.is_anon() {
         return Err(ApiError::new(
@@ -571,10 +603,16 @@ async fn stash_file(req: &Req, r: &mut Received, c: &Checked) -> Result<String, 
             .map(|_| A[rng.gen_range(0..A.len())] as char)
             .collect()
     };
-    let temp_name = if ext.is_empty() {
-        format!("{}!php{rand_part}", mwstore_storage::ts14(now))
+    let base = if chunked {
+        let r: u64 = rand::thread_rng().gen();
+        format!("chunkedupload_{:012x}", r & 0xffff_ffff_ffff)
     } else {
-        format!("{}!php{rand_part}.{ext}", mwstore_storage::ts14(now))
+        format!("php{rand_part}")
+    };
+    let temp_name = if ext.is_empty() {
+        format!("{}!{base}", mwstore_storage::ts14(now))
+    } else {
+        format!("{}!{base}.{ext}", mwstore_storage::ts14(now))
     };
     let mut meta = file_meta(&c.props);
     let metadata = std::mem::take(&mut meta.metadata);
@@ -683,6 +721,17 @@ async fn compute_warnings(
     name: &UploadName,
     p: &props::FileProps,
 ) -> Result<Map<String, Value>, ApiError> {
+    content_warnings(req, requested, name, p.size, Some(&p.sha1)).await
+}
+
+/// Warnings from the name, the size and (when known) the content's SHA-1.
+async fn content_warnings(
+    req: &Req,
+    requested: &str,
+    name: &UploadName,
+    size: u64,
+    sha1: Option<&str>,
+) -> Result<Map<String, Value>, ApiError> {
     let app = &req.app;
     let cfg = &app.config;
     let repo = &app.repo;
@@ -698,20 +747,22 @@ async fn compute_warnings(
             json!([name.final_ext, allowed.join(", "), allowed.len()]),
         );
     }
-    if cfg.upload_size_warning > 0 && p.size > cfg.upload_size_warning {
+    if cfg.upload_size_warning > 0 && size > cfg.upload_size_warning {
         w.insert(
             "large-file".into(),
-            json!([{"size": cfg.upload_size_warning}, {"size": p.size}]),
+            json!([{"size": cfg.upload_size_warning}, {"size": size}]),
         );
     }
-    if p.size == 0 {
+    if size == 0 {
         w.insert("empty-file".into(), true.into());
     }
     let current = repo.current_file(dbkey).await?;
     let mut tail = Map::new();
     if let Some(cur) = &current {
         tail.insert("exists".into(), dbkey.clone().into());
-        if cur.meta.sha1 == p.sha1 {
+        if sha1.is_none() {
+            // Content not known yet (a chunk in progress): name-based warnings only.
+        } else if Some(cur.meta.sha1.as_str()) == sha1 {
             tail.insert(
                 "nochange".into(),
                 json!({"timestamp": mwstore_storage::ts14_to_iso(&cur.timestamp)}),
@@ -721,7 +772,7 @@ async fn compute_warnings(
             let dups: Vec<Value> = history
                 .iter()
                 .skip(1)
-                .filter(|v| v.meta.sha1 == p.sha1)
+                .filter(|v| Some(v.meta.sha1.as_str()) == sha1)
                 .map(|v| json!({"timestamp": mwstore_storage::ts14_to_iso(&v.timestamp)}))
                 .collect();
             if !dups.is_empty() {
@@ -744,8 +795,12 @@ async fn compute_warnings(
     if current.is_none() && repo.has_deleted_revisions(NS_FILE, dbkey).await? {
         w.insert("was-deleted".into(), dbkey.clone().into());
     }
+    let Some(sha1) = sha1 else {
+        w.extend(tail);
+        return Ok(w);
+    };
     let dups: Vec<String> = repo
-        .names_by_sha1(&p.sha1)
+        .names_by_sha1(sha1)
         .await?
         .into_iter()
         .filter(|n| n != dbkey)
@@ -753,7 +808,7 @@ async fn compute_warnings(
     if !dups.is_empty() {
         w.insert("duplicate".into(), json!(dups));
     }
-    if let Some(a) = repo.archived_by_sha1(&p.sha1).await?.first() {
+    if let Some(a) = repo.archived_by_sha1(sha1).await?.first() {
         // MediaWiki names the deleted file to every user who may upload.
         w.insert("duplicate-archive".into(), a.name.clone().into());
     }
@@ -819,12 +874,408 @@ fn record_upload(req: &Req) {
 
 /// `checkstatus`: there are no asynchronous or chunked uploads in progress for this key.
 async fn check_status(req: &Req, key: &str) -> Result<Map<String, Value>, ApiError> {
-    let _ = key;
     if req.user.is_anon() {
         return Err(ApiError::new(
             "stashnotloggedin",
             "You must be logged in to upload this file.",
         ));
     }
+    // Only uploads in progress have a status; a finished or unknown key has none.
+    if let Some(e) = req.app.repo.stash_get(key).await? {
+        if e.user_id == req.user.id && e.status == "chunks" && e.expires > Req::now() {
+            let mut out = Map::new();
+            out.insert("result".into(), "Continue".into());
+            out.insert("stage".into(), "uploading".into());
+            out.insert("offset".into(), e.meta.size.into());
+            return Ok(wrap(out));
+        }
+    }
     Err(ApiError::new("missingresult", "No result in status data."))
+}
+
+/// The running state of a chunked upload: the hash of the bytes stored so far.
+#[derive(Default)]
+pub struct ChunkState {
+    hasher: Option<Sha1>,
+    /// Bytes covered by `hasher`.
+    hashed: u64,
+}
+
+/// The parameters of a chunk request.
+struct ChunkRequest {
+    filename: String,
+    filekey: Option<String>,
+    offset: i64,
+    filesize: Option<i64>,
+    stash: bool,
+    ignorewarnings: bool,
+    comment: String,
+}
+
+fn chunk_offset_error(expected: u64) -> ApiError {
+    // MediaWiki sends the expected offset as a string; clients read it with int().
+    ApiError::new("stashfailed", "Invalid chunk offset").with("offset", expected.to_string())
+}
+
+/// One chunk of a chunked upload: appended to the upload's single file and hashed on the
+/// way; the last one completes the file into a new stash entry.
+async fn chunk_upload(
+    req: &mut Req,
+    c: ChunkRequest,
+    mut chunk: crate::params::UploadedFile,
+) -> Result<Map<String, Value>, ApiError> {
+    let app = req.app.clone();
+    let cfg = &app.config;
+    let result = chunk_upload_inner(req, &c, &mut chunk).await;
+    chunk.blob.discard().await;
+    let _ = cfg;
+    result
+}
+
+async fn chunk_upload_inner(
+    req: &mut Req,
+    c: &ChunkRequest,
+    chunk: &mut crate::params::UploadedFile,
+) -> Result<Map<String, Value>, ApiError> {
+    let app = req.app.clone();
+    let cfg = &app.config;
+    // Mode checks.
+    let session = match (&c.filekey, c.offset) {
+        (Some(_), 0) => {
+            return Err(ApiError::new(
+                "filekeynotallowed",
+                "Cannot supply a \"filekey\" when \"offset\" is 0.",
+            ))
+        }
+        (None, o) if o != 0 => {
+            return Err(ApiError::new(
+                "filekeyneeded",
+                "Must supply a \"filekey\" when \"offset\" is non-zero.",
+            ))
+        }
+        (Some(key), _) => {
+            if req.user.is_anon() {
+                return Err(ApiError::new(
+                    "stashnotloggedin",
+                    "You must be logged in to upload this file.",
+                ));
+            }
+            Some(load_stash(req, key).await?)
+        }
+        (None, _) => None,
+    };
+    // Permissions.
+    for right in ["upload", "edit"] {
+        if !req.user.can(right) {
+            if req.user.is_anon() {
+                return Err(ApiError::new(
+                    "mustbeloggedin",
+                    "You must be logged in to upload this file.",
+                ));
+            }
+            return Err(ApiError::permission_denied(
+                &app.rights.groups_with_right(right),
+                &cfg.sitename,
+            ));
+        }
+    }
+    let len = chunk.size;
+    if chunk.too_large {
+        return Err(crate::body::file_too_large(cfg.max_upload_size));
+    }
+    // Name: any problem is a plain illegal-filename for chunks.
+    let chunk_path = chunk.blob.path().to_path_buf();
+    let guess = {
+        let p = chunk_path.clone();
+        tokio::task::spawn_blocking(move || mime::sniff_file(&p))
+            .await
+            .map_err(|e| {
+                ApiError::internal("MWException", &crate::output::current_request_id(), &e)
+            })??
+    };
+    let guess_ext = mime::extensions_for_mime(&guess)
+        .first()
+        .map(|e| (*e).to_owned());
+    let name = match title::normalize_upload_name(&c.filename, guess_ext.as_deref(), cfg) {
+        Ok(n) => n,
+        Err(_) => {
+            return Err(ApiError::new(
+                "illegal-filename",
+                "The filename is not allowed.",
+            ))
+        }
+    };
+    if !c.stash {
+        title_permissions(req, &name.dbkey).await?;
+    }
+    let warnings = content_warnings(req, &c.filename, &name, len, None).await?;
+    if !warnings.is_empty() && !c.ignorewarnings {
+        // Like MediaWiki, answer with a Warning and keep this chunk in the stash; the entry
+        // is an unfinished upload and can never be published as if it were whole.
+        let key = new_filekey(
+            req.user.id,
+            &guess_ext
+                .clone()
+                .map(|e| title::normalize_extension(&e))
+                .unwrap_or_default(),
+        );
+        app.blobs
+            .chunk_write(&key, 0, &std::fs::read(&chunk_path)?)
+            .await?;
+        insert_chunk_entry(req, &key, len).await?;
+        let mut out = Map::new();
+        out.insert("result".into(), "Warning".into());
+        out.insert("warnings".into(), Value::Object(warnings));
+        out.insert("filekey".into(), key.clone().into());
+        out.insert("sessionkey".into(), key.into());
+        return Ok(wrap(out));
+    }
+    let offset = c.offset.max(0) as u64;
+    let filesize = c.filesize.map(|f| f.max(0) as u64);
+    match filesize {
+        Some(fs) if offset + len <= fs => {}
+        _ => {
+            return Err(ApiError::new(
+                "invalid-chunk",
+                "Offset plus current chunk is greater than claimed file size.",
+            ))
+        }
+    }
+    let filesize = filesize.unwrap_or(0);
+    let is_final = offset + len == filesize;
+    if !is_final && len < cfg.min_upload_chunk_size {
+        return Err(ApiError::new(
+            "chunk-too-small",
+            format!(
+                "Minimum chunk size is {} bytes for non-final chunks.",
+                group_digits(cfg.min_upload_chunk_size)
+            ),
+        ));
+    }
+    let data = tokio::fs::read(&chunk_path).await?;
+    let (key, new_size) = match session {
+        None => {
+            let ext = mime::extensions_for_mime(&guess)
+                .first()
+                .map(|e| title::normalize_extension(e))
+                .filter(|e| !cfg.prohibited_file_extensions.contains(e))
+                .unwrap_or_default();
+            let key = new_filekey(req.user.id, &ext);
+            let lock = app.chunk_session(&key);
+            let mut st = lock.lock().await;
+            app.blobs.chunk_write(&key, 0, &data).await?;
+            let mut h = Sha1::new();
+            h.update(&data);
+            st.hasher = Some(h);
+            st.hashed = len;
+            insert_chunk_entry(req, &key, len).await?;
+            (key, len)
+        }
+        Some(entry) => {
+            let key = entry.key.clone();
+            let lock = app.chunk_session(&key);
+            let mut st = lock.lock().await;
+            // Re-read under the lock: another request may have appended meanwhile.
+            let Some(entry) = app.repo.stash_get(&key).await? else {
+                return Err(ApiError::new(
+                    "uploadstash-file-not-found",
+                    format!("Key \"{key}\" not found in stash."),
+                ));
+            };
+            if entry.status != "chunks" {
+                return Err(ApiError::new(
+                    "stashfailed",
+                    "Chunked upload is already completed, check status for details.",
+                ));
+            }
+            let stored = entry.meta.size;
+            if offset != stored {
+                // A resend of bytes already stored (a client retrying after a lost
+                // response) is answered with the current state.
+                let resend = offset < stored
+                    && offset + len <= stored
+                    && app
+                        .blobs
+                        .chunk_read(&key, offset, len as usize)
+                        .await
+                        .ok()
+                        .as_deref()
+                        == Some(data.as_slice());
+                if resend {
+                    let mut out = Map::new();
+                    out.insert("result".into(), "Continue".into());
+                    out.insert("offset".into(), stored.into());
+                    out.insert("filekey".into(), key.into());
+                    return Ok(wrap_with_warnings(out, warnings));
+                }
+                return Err(chunk_offset_error(stored));
+            }
+            if stored + len > cfg.max_upload_size {
+                return Err(
+                    ApiError::new("stashfailed", "The file you submitted was too large.")
+                        .with("offset", stored.to_string()),
+                );
+            }
+            app.blobs.chunk_write(&key, offset, &data).await?;
+            // The running hash lives in memory; after a restart it is rebuilt once from
+            // the stored bytes.
+            if st.hasher.is_none() || st.hashed != stored {
+                let mut h = Sha1::new();
+                let path = app.blobs.chunk_path(&key);
+                let prefix = tokio::task::spawn_blocking(move || -> std::io::Result<Sha1> {
+                    use std::io::Read;
+                    let f = std::fs::File::open(&path)?;
+                    let mut r = std::io::BufReader::with_capacity(1 << 20, f.take(stored));
+                    std::io::copy(&mut r, &mut h)?;
+                    Ok(h)
+                })
+                .await
+                .map_err(|e| {
+                    ApiError::internal("MWException", &crate::output::current_request_id(), &e)
+                })??;
+                st.hasher = Some(prefix);
+            }
+            if let Some(h) = st.hasher.as_mut() {
+                h.update(&data);
+            }
+            st.hashed = stored + len;
+            let inx = entry.chunk_inx.unwrap_or(0) + 1;
+            app.repo
+                .stash_update_chunks(&key, stored + len, inx)
+                .await?;
+            (key, stored + len)
+        }
+    };
+    if !is_final {
+        let mut out = Map::new();
+        out.insert("result".into(), "Continue".into());
+        out.insert("offset".into(), new_size.into());
+        out.insert("filekey".into(), key.into());
+        return Ok(wrap_with_warnings(out, warnings));
+    }
+    finish_chunks(req, c, &key, new_size).await
+}
+
+fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn wrap_with_warnings(
+    inner: Map<String, Value>,
+    warnings: Map<String, Value>,
+) -> Map<String, Value> {
+    if warnings.is_empty() {
+        return wrap(inner);
+    }
+    // With ignorewarnings the warnings come first, as MediaWiki places them.
+    let mut m = Map::new();
+    m.insert("warnings".into(), Value::Object(warnings));
+    m.extend(inner);
+    wrap(m)
+}
+
+async fn insert_chunk_entry(req: &Req, key: &str, size: u64) -> Result<(), ApiError> {
+    let now = chrono::Utc::now();
+    let entry = StashEntry {
+        id: 0,
+        user_id: req.user.id,
+        key: key.to_owned(),
+        meta: FileMeta {
+            size,
+            width: 0,
+            height: 0,
+            bits: 0,
+            metadata: "{}".into(),
+            media_type: "UNKNOWN".into(),
+            major_mime: "unknown".into(),
+            minor_mime: "unknown".into(),
+            sha1: String::new(),
+        },
+        source_type: Some("file".into()),
+        timestamp: mwstore_storage::ts14(now),
+        expires: now.timestamp() + req.app.config.upload_stash_max_age as i64,
+        status: "chunks".into(),
+        chunk_inx: Some(0),
+        props: "{}".into(),
+        temp_name: String::new(),
+    };
+    req.app.repo.stash_insert(&entry).await?;
+    Ok(())
+}
+
+/// The last chunk arrived: the file is complete. Its hash is already known; it is moved
+/// into the blob store without copying, verified once, and stashed under a new key.
+async fn finish_chunks(
+    req: &mut Req,
+    c: &ChunkRequest,
+    key: &str,
+    size: u64,
+) -> Result<Map<String, Value>, ApiError> {
+    let app = req.app.clone();
+    let lock = app.chunk_session(key);
+    let st = lock.lock().await;
+    let Some(h) = st.hasher.clone() else {
+        return Err(ApiError::new(
+            "stashfailed",
+            "Internal error: Server failed to store temporary file.",
+        ));
+    };
+    let sha1 = hex::encode(h.finalize());
+    drop(st);
+    {
+        let _gc = app.blob_gc.lock().await;
+        app.blobs.chunk_commit(key, &sha1).await?;
+        // The finished file now lives in the blob store; the chunk entry goes away.
+        app.repo.stash_delete(key).await?;
+    }
+    app.drop_chunk_session(key);
+    let mut received = Received {
+        path: app.blobs.path(&sha1),
+        size,
+        sha1: sha1.clone(),
+        temp: None,
+        from_stash: None,
+        too_large: false,
+    };
+    let checked = match verify_received(req, &received, &c.filename, true).await {
+        Ok(ch) => ch,
+        Err(e) => {
+            app.collect_blob(&sha1).await;
+            // Keep the specific reason, under the code clients expect at this step.
+            let mut err = ApiError::new("stashfailed", e.info.clone());
+            for (k, v) in &e.data {
+                err.data.insert(k.clone(), v.clone());
+            }
+            err.data
+                .insert("verification".into(), e.code.clone().into());
+            return Err(err);
+        }
+    };
+    let warnings = match &checked.name {
+        Ok(n) => compute_warnings(req, &c.filename, n, &checked.props).await?,
+        Err(_) => Map::new(),
+    };
+    let new_key = stash_file_named(req, &mut received, &checked, true).await?;
+    let _ = &c.comment;
+    let mut out = Map::new();
+    if !warnings.is_empty() {
+        out.insert("warnings".into(), Value::Object(warnings));
+    }
+    out.insert("result".into(), "Success".into());
+    out.insert("filekey".into(), new_key.clone().into());
+    if let Some(e) = app.repo.stash_get(&new_key).await? {
+        out.insert(
+            "imageinfo".into(),
+            Value::Object(query::stash_info(&app, &e, &InfoProps::all())),
+        );
+    }
+    Ok(wrap(out))
 }

@@ -45,7 +45,8 @@ pub struct Config {
     pub upload_size_warning: u64,
     /// `$wgUploadStashMaxAge` in seconds.
     pub upload_stash_max_age: u64,
-    /// `$wgEnableAsyncUploads` (mwstore runs the jobs itself, so it defaults to on).
+    /// `$wgEnableAsyncUploads`. Off for now: `async` requests are then handled
+    /// synchronously, as MediaWiki does with the setting off.
     pub enable_async_uploads: bool,
     /// `$wgAllowCopyUploads`.
     pub allow_copy_uploads: bool,
@@ -129,7 +130,7 @@ impl Default for Config {
             min_upload_chunk_size: 1024,
             upload_size_warning: 0,
             upload_stash_max_age: 6 * 3600,
-            enable_async_uploads: true,
+            enable_async_uploads: false,
             allow_copy_uploads: false,
             copy_uploads_domains: Vec::new(),
             copy_uploads_allow_private: Vec::new(),

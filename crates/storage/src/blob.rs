@@ -23,6 +23,18 @@ pub trait BlobStore: Send + Sync {
     async fn exists(&self, sha1: &str) -> Result<bool, StoreError>;
     /// Deletes a blob (callers check first that nothing refers to it).
     async fn delete(&self, sha1: &str) -> Result<(), StoreError>;
+
+    /// Local path of the growing file of a chunked upload.
+    fn chunk_path(&self, key: &str) -> PathBuf;
+    /// Writes `data` at `offset` of a chunked upload's file (cutting off anything stored
+    /// past `offset` that was never acknowledged) and makes it durable.
+    async fn chunk_write(&self, key: &str, offset: u64, data: &[u8]) -> Result<(), StoreError>;
+    /// Reads `len` bytes at `offset` of a chunked upload's file.
+    async fn chunk_read(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, StoreError>;
+    /// Moves a finished chunked upload's file into the store under `sha1`.
+    async fn chunk_commit(&self, key: &str, sha1: &str) -> Result<(), StoreError>;
+    /// Removes a chunked upload's file.
+    async fn chunk_delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// A temporary blob being written.
@@ -105,6 +117,7 @@ impl LocalBlobStore {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
+        tokio::fs::create_dir_all(store.root.join("chunks")).await?;
         Ok(store)
     }
 
@@ -179,6 +192,81 @@ impl BlobStore for LocalBlobStore {
             return Ok(());
         }
         match tokio::fs::remove_file(self.path(sha1)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn chunk_path(&self, key: &str) -> PathBuf {
+        // Keys are checked against ^[\w\-.]+\.\w*$ before they get here; keep only safe
+        // characters anyway so a key can never name another path.
+        let safe: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.root.join("chunks").join(format!("{safe}.part"))
+    }
+
+    async fn chunk_write(&self, key: &str, offset: u64, data: &[u8]) -> Result<(), StoreError> {
+        use tokio::io::AsyncSeekExt;
+        let path = self.chunk_path(key);
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .await?;
+        f.set_len(offset).await?;
+        f.seek(std::io::SeekFrom::Start(offset)).await?;
+        f.write_all(data).await?;
+        f.flush().await?;
+        f.sync_data().await?;
+        if offset == 0 {
+            if let Some(dir) = path.parent() {
+                sync_dir(dir).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn chunk_read(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let mut f = tokio::fs::File::open(self.chunk_path(key)).await?;
+        f.seek(std::io::SeekFrom::Start(offset)).await?;
+        let mut buf = vec![0u8; len];
+        f.read_exact(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn chunk_commit(&self, key: &str, sha1: &str) -> Result<(), StoreError> {
+        if !Self::valid_sha1(sha1) {
+            return Err(StoreError::Corrupt(format!("bad blob key {sha1}")));
+        }
+        let src = self.chunk_path(key);
+        let dest = self.path(sha1);
+        if tokio::fs::try_exists(&dest).await? {
+            tokio::fs::remove_file(&src).await?;
+            return Ok(());
+        }
+        let dir = dest
+            .parent()
+            .ok_or_else(|| StoreError::Corrupt("blob path has no parent".into()))?
+            .to_path_buf();
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::rename(&src, &dest).await?;
+        sync_dir(&dir).await?;
+        Ok(())
+    }
+
+    async fn chunk_delete(&self, key: &str) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.chunk_path(key)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),

@@ -142,6 +142,13 @@ pub trait Repo: Send + Sync {
         limit: u32,
     ) -> Result<Vec<StashEntry>, StoreError>;
     async fn stash_delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// Records the progress of a chunked upload.
+    async fn stash_update_chunks(
+        &self,
+        key: &str,
+        size: u64,
+        chunk_inx: i64,
+    ) -> Result<(), StoreError>;
     /// Entries expired at `now` (unix seconds).
     async fn stash_expired(&self, now: i64, limit: u32) -> Result<Vec<StashEntry>, StoreError>;
 

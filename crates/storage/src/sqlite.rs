@@ -1321,6 +1321,22 @@ impl Repo for SqliteRepo {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn stash_update_chunks(
+        &self,
+        key: &str,
+        size: u64,
+        chunk_inx: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("UPDATE uploadstash SET us_size = ?, us_chunk_inx = ? WHERE us_key = ?")
+            .bind(size as i64)
+            .bind(chunk_inx)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn stash_expired(&self, now: i64, limit: u32) -> Result<Vec<StashEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM uploadstash WHERE us_expires <= ? ORDER BY us_expires LIMIT ?",
