@@ -1,0 +1,157 @@
+//! An acknowledged chunk survives `kill -9` of the server: after a restart the client goes
+//! on at the offset it was given and the published file is intact.
+
+mod common;
+
+use common::{sha1_hex, Client, FilePart, Server};
+
+async fn send_chunk(
+    c: &Client,
+    filename: &str,
+    filesize: usize,
+    offset: usize,
+    filekey: Option<&str>,
+    data: &[u8],
+) -> serde_json::Value {
+    let token = c.token();
+    let size = filesize.to_string();
+    let off = offset.to_string();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("action", "upload"),
+        ("format", "json"),
+        ("stash", "1"),
+        ("filename", filename),
+        ("filesize", &size),
+        ("offset", &off),
+        ("ignorewarnings", "1"),
+    ];
+    if let Some(k) = filekey {
+        params.push(("filekey", k));
+    }
+    params.push(("token", &token));
+    let (_, _, v) = c
+        .post_multipart(
+            &params,
+            vec![FilePart {
+                field: "chunk",
+                filename: "blob",
+                content_type: Some("application/octet-stream"),
+                data: data.to_vec(),
+            }],
+        )
+        .await;
+    v
+}
+
+#[tokio::test]
+async fn chunked_upload_survives_kill_and_restart() {
+    let server = Server::start();
+    server.add_user("Alice", "alice-password-1", "");
+    let (lgname, lgpassword) = server.bot_password(
+        "Alice",
+        "bot",
+        "basic,uploadfile,uploadeditmovefile,createeditmovepage",
+    );
+    let mut alice = Client::new(&server);
+    assert_eq!(
+        alice.login(&lgname, &lgpassword).await["login"]["result"],
+        "Success"
+    );
+
+    let file = common::make_png(300, 300, 4242);
+    let chunk = 64 * 1024;
+    let name = "Restart-chunked.png";
+    let r = send_chunk(&alice, name, file.len(), 0, None, &file[..chunk]).await;
+    assert_eq!(r["upload"]["result"], "Continue", "{r}");
+    let key = r["upload"]["filekey"].as_str().expect("filekey").to_owned();
+    let r = send_chunk(
+        &alice,
+        name,
+        file.len(),
+        chunk,
+        Some(&key),
+        &file[chunk..2 * chunk],
+    )
+    .await;
+    assert_eq!(r["upload"]["offset"], (2 * chunk) as u64, "{r}");
+
+    // kill -9 while the upload is in progress, then start again on the same data.
+    let dir = server.kill();
+    let server = Server::start_in(dir, "");
+    let mut alice = Client::new(&server);
+    assert_eq!(
+        alice.login(&lgname, &lgpassword).await["login"]["result"],
+        "Success"
+    );
+
+    // The server still knows where the upload stands.
+    let token = alice.token();
+    let (_, _, st) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &key),
+            ("checkstatus", "1"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(st["upload"]["result"], "Continue", "{st}");
+    assert_eq!(st["upload"]["offset"], (2 * chunk) as u64, "{st}");
+
+    let mut offset = 2 * chunk;
+    let mut last = serde_json::Value::Null;
+    while offset < file.len() {
+        let end = (offset + chunk).min(file.len());
+        last = send_chunk(
+            &alice,
+            name,
+            file.len(),
+            offset,
+            Some(&key),
+            &file[offset..end],
+        )
+        .await;
+        if end < file.len() {
+            assert_eq!(last["upload"]["offset"], end as u64, "{last}");
+        }
+        offset = end;
+    }
+    assert_eq!(last["upload"]["result"], "Success", "{last}");
+    assert_eq!(last["upload"]["imageinfo"]["sha1"], sha1_hex(&file));
+    let final_key = last["upload"]["filekey"]
+        .as_str()
+        .expect("filekey")
+        .to_owned();
+
+    let token = alice.token();
+    let (_, _, done) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &final_key),
+            ("filename", name),
+            ("comment", "after a restart"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(done["upload"]["result"], "Success", "{done}");
+    let url = done["upload"]["imageinfo"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let bytes = alice
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(sha1_hex(&bytes), sha1_hex(&file));
+    // Nothing of the chunk session is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(server.data_dir().join("chunks"))
+        .expect("chunks dir")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
