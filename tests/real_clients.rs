@@ -145,6 +145,9 @@ fn prepare_venv() -> Result<PathBuf, String> {
 /// combined output).
 fn run_script(python: &Path, script: &Path, args: &[&str]) -> (bool, String) {
     let mut child = Command::new(python)
+        // The pywikibot script configures pywikibot through these itself.
+        .env_remove("PYWIKIBOT_DIR")
+        .env_remove("PYWIKIBOT_NO_USER_CONFIG")
         .arg("-u")
         .arg(script)
         .args(args)
@@ -210,6 +213,28 @@ fn mwclient_uploads_and_reads_back() {
     assert!(
         ok,
         "mwclient script failed against {}:\n{output}",
+        server.api()
+    );
+    println!("{output}");
+}
+
+/// pywikibot 11.9.0, configured with an `AutoFamily` (`family_files`) and a `BotPassword`
+/// password file, logs in, uploads a PNG directly, uploads ~600 KB PNGs in 64 KiB chunks
+/// (one of them with CR at every chunk end, so the server must drop the CR before each
+/// bare-LF boundary and report the bytes it kept) and with `asynchronous=True`, reads every
+/// sha1 back, downloads a file, and gets `UploadError('exists')` for a refused re-upload.
+#[test]
+fn pywikibot_uploads_direct_and_chunked() {
+    let python = client_venv();
+    let (server, lgname, lgpassword) = server_with_alice();
+    let (user, bot) = lgname
+        .split_once('@')
+        .unwrap_or_else(|| panic!("bot password login name without '@': {lgname}"));
+    let script = repo_root().join("tests/clients/pywikibot_upload.py");
+    let (ok, output) = run_script(&python, &script, &[&server.api(), user, bot, &lgpassword]);
+    assert!(
+        ok,
+        "pywikibot script failed against {}:\n{output}",
         server.api()
     );
     println!("{output}");
