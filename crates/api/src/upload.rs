@@ -980,7 +980,14 @@ async fn chunk_upload_inner(
         }
     }
     let len = chunk.size;
-    if chunk.too_large {
+    // A declared size over the limit is refused up front (MediaWiki clamps it and fails
+    // only at the end, after the client has sent everything).
+    let declared_too_large = req
+        .params
+        .raw("filesize")
+        .and_then(|s| s.trim().parse::<u128>().ok())
+        .is_some_and(|s| s > cfg.max_upload_size as u128);
+    if chunk.too_large || declared_too_large {
         return Err(crate::body::file_too_large(cfg.max_upload_size));
     }
     // Name: any problem is a plain illegal-filename for chunks.
@@ -1020,7 +1027,7 @@ async fn chunk_upload_inner(
                 .unwrap_or_default(),
         );
         app.blobs
-            .chunk_write(&key, 0, &std::fs::read(&chunk_path)?)
+            .chunk_append(&key, 0, &chunk_path, Sha1::new())
             .await?;
         insert_chunk_entry(req, &key, len).await?;
         let mut out = Map::new();
@@ -1052,7 +1059,6 @@ async fn chunk_upload_inner(
             ),
         ));
     }
-    let data = tokio::fs::read(&chunk_path).await?;
     let (key, new_size) = match session {
         None => {
             let ext = mime::extensions_for_mime(&guess)
@@ -1063,9 +1069,10 @@ async fn chunk_upload_inner(
             let key = new_filekey(req.user.id, &ext);
             let lock = app.chunk_session(&key);
             let mut st = lock.lock().await;
-            app.blobs.chunk_write(&key, 0, &data).await?;
-            let mut h = Sha1::new();
-            h.update(&data);
+            let h = app
+                .blobs
+                .chunk_append(&key, 0, &chunk_path, Sha1::new())
+                .await?;
             st.hasher = Some(h);
             st.hashed = len;
             insert_chunk_entry(req, &key, len).await?;
@@ -1096,11 +1103,9 @@ async fn chunk_upload_inner(
                     && offset + len <= stored
                     && app
                         .blobs
-                        .chunk_read(&key, offset, len as usize)
+                        .chunk_matches(&key, offset, &chunk_path)
                         .await
-                        .ok()
-                        .as_deref()
-                        == Some(data.as_slice());
+                        .unwrap_or(false);
                 if resend {
                     let mut out = Map::new();
                     out.insert("result".into(), "Continue".into());
@@ -1116,28 +1121,15 @@ async fn chunk_upload_inner(
                         .with("offset", stored.to_string()),
                 );
             }
-            app.blobs.chunk_write(&key, offset, &data).await?;
             // The running hash lives in memory; after a restart it is rebuilt once from
             // the stored bytes.
-            if st.hasher.is_none() || st.hashed != stored {
-                let mut h = Sha1::new();
-                let path = app.blobs.chunk_path(&key);
-                let prefix = tokio::task::spawn_blocking(move || -> std::io::Result<Sha1> {
-                    use std::io::Read;
-                    let f = std::fs::File::open(&path)?;
-                    let mut r = std::io::BufReader::with_capacity(1 << 20, f.take(stored));
-                    std::io::copy(&mut r, &mut h)?;
-                    Ok(h)
-                })
-                .await
-                .map_err(|e| {
-                    ApiError::internal("MWException", &crate::output::current_request_id(), &e)
-                })??;
-                st.hasher = Some(prefix);
-            }
-            if let Some(h) = st.hasher.as_mut() {
-                h.update(&data);
-            }
+            let h = match st.hasher.take() {
+                Some(h) if st.hashed == stored => h,
+                _ => app.blobs.chunk_hash_prefix(&key, stored).await?,
+            };
+            st.hashed = 0;
+            let h = app.blobs.chunk_append(&key, offset, &chunk_path, h).await?;
+            st.hasher = Some(h);
             st.hashed = stored + len;
             let inx = entry.chunk_inx.unwrap_or(0) + 1;
             app.repo

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use rand::Rng;
+use sha1::{Digest, Sha1};
 use tokio::io::AsyncWriteExt;
 
 use crate::repo::StoreError;
@@ -26,11 +27,20 @@ pub trait BlobStore: Send + Sync {
 
     /// Local path of the growing file of a chunked upload.
     fn chunk_path(&self, key: &str) -> PathBuf;
-    /// Writes `data` at `offset` of a chunked upload's file (cutting off anything stored
-    /// past `offset` that was never acknowledged) and makes it durable.
-    async fn chunk_write(&self, key: &str, offset: u64, data: &[u8]) -> Result<(), StoreError>;
-    /// Reads `len` bytes at `offset` of a chunked upload's file.
-    async fn chunk_read(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, StoreError>;
+    /// Copies the file at `src` to `offset` of a chunked upload's file (cutting off
+    /// anything stored past `offset` that was never acknowledged), feeding the bytes to
+    /// `hasher` on the way, and makes it durable. Returns the hasher.
+    async fn chunk_append(
+        &self,
+        key: &str,
+        offset: u64,
+        src: &Path,
+        hasher: Sha1,
+    ) -> Result<Sha1, StoreError>;
+    /// Whether the bytes at `offset` of a chunked upload's file equal the file at `src`.
+    async fn chunk_matches(&self, key: &str, offset: u64, src: &Path) -> Result<bool, StoreError>;
+    /// The hash of the first `len` bytes of a chunked upload's file.
+    async fn chunk_hash_prefix(&self, key: &str, len: u64) -> Result<Sha1, StoreError>;
     /// Moves a finished chunked upload's file into the store under `sha1`.
     async fn chunk_commit(&self, key: &str, sha1: &str) -> Result<(), StoreError>;
     /// Removes a chunked upload's file.
@@ -41,7 +51,7 @@ pub trait BlobStore: Send + Sync {
 #[derive(Debug)]
 pub struct BlobWriter {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     written: u64,
 }
 
@@ -72,11 +82,10 @@ impl BlobWriter {
         &self.path
     }
 
-    /// Flushes and syncs the data to disk.
+    /// Flushes the data to the file (durability comes with [`BlobStore::commit`]).
     pub async fn finish(&mut self) -> Result<(), StoreError> {
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
-            f.sync_all().await?;
         }
         Ok(())
     }
@@ -147,7 +156,8 @@ impl BlobStore for LocalBlobStore {
             .await?;
         Ok(BlobWriter {
             path,
-            file: Some(file),
+            // Large writes: the reactor hands file I/O to blocking threads, one per write.
+            file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
             written: 0,
         })
     }
@@ -162,6 +172,7 @@ impl BlobStore for LocalBlobStore {
             temp.discard().await;
             return Ok(());
         }
+        tokio::fs::File::open(&temp.path).await?.sync_all().await?;
         let dir = dest
             .parent()
             .ok_or_else(|| StoreError::Corrupt("blob path has no parent".into()))?
@@ -214,35 +225,86 @@ impl BlobStore for LocalBlobStore {
         self.root.join("chunks").join(format!("{safe}.part"))
     }
 
-    async fn chunk_write(&self, key: &str, offset: u64, data: &[u8]) -> Result<(), StoreError> {
-        use tokio::io::AsyncSeekExt;
-        let path = self.chunk_path(key);
-        let mut f = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .await?;
-        f.set_len(offset).await?;
-        f.seek(std::io::SeekFrom::Start(offset)).await?;
-        f.write_all(data).await?;
-        f.flush().await?;
-        f.sync_data().await?;
-        if offset == 0 {
-            if let Some(dir) = path.parent() {
-                sync_dir(dir).await?;
+    async fn chunk_append(
+        &self,
+        key: &str,
+        offset: u64,
+        src: &Path,
+        mut hasher: Sha1,
+    ) -> Result<Sha1, StoreError> {
+        let dst = self.chunk_path(key);
+        let src = src.to_path_buf();
+        let dir = self.root.join("chunks");
+        // One blocking task with one buffer: bounded memory whatever the chunk size.
+        tokio::task::spawn_blocking(move || -> Result<Sha1, StoreError> {
+            use std::io::{Read, Seek, Write};
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&dst)?;
+            out.set_len(offset)?;
+            out.seek(std::io::SeekFrom::Start(offset))?;
+            let mut input = std::fs::File::open(&src)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
             }
-        }
-        Ok(())
+            out.sync_data()?;
+            if offset == 0 {
+                std::fs::File::open(&dir)?.sync_all()?;
+            }
+            Ok(hasher)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("chunk writer failed: {e}")))?
     }
 
-    async fn chunk_read(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        let mut f = tokio::fs::File::open(self.chunk_path(key)).await?;
-        f.seek(std::io::SeekFrom::Start(offset)).await?;
-        let mut buf = vec![0u8; len];
-        f.read_exact(&mut buf).await?;
-        Ok(buf)
+    async fn chunk_matches(&self, key: &str, offset: u64, src: &Path) -> Result<bool, StoreError> {
+        let stored = self.chunk_path(key);
+        let src = src.to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+            use std::io::{Read, Seek};
+            let mut a = std::fs::File::open(&stored)?;
+            let mut b = std::fs::File::open(&src)?;
+            let len = b.metadata()?.len();
+            if a.metadata()?.len() < offset + len {
+                return Ok(false);
+            }
+            a.seek(std::io::SeekFrom::Start(offset))?;
+            let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+            loop {
+                let n = b.read(&mut y)?;
+                if n == 0 {
+                    return Ok(true);
+                }
+                a.read_exact(&mut x[..n])?;
+                if x[..n] != y[..n] {
+                    return Ok(false);
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("chunk reader failed: {e}")))?
+    }
+
+    async fn chunk_hash_prefix(&self, key: &str, len: u64) -> Result<Sha1, StoreError> {
+        let path = self.chunk_path(key);
+        tokio::task::spawn_blocking(move || -> Result<Sha1, StoreError> {
+            use std::io::Read;
+            let f = std::fs::File::open(&path)?;
+            let mut r = std::io::BufReader::with_capacity(1 << 20, f.take(len));
+            let mut h = Sha1::new();
+            std::io::copy(&mut r, &mut h)?;
+            Ok(h)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("chunk reader failed: {e}")))?
     }
 
     async fn chunk_commit(&self, key: &str, sha1: &str) -> Result<(), StoreError> {
