@@ -28,7 +28,7 @@ pub struct UploadedFile {
 #[derive(Debug)]
 pub enum RawValue {
     Text(String),
-    File(UploadedFile),
+    File(Box<UploadedFile>),
 }
 
 /// A warning for the response's `warnings` member.
@@ -116,7 +116,7 @@ impl Params {
 
     /// Adds a file part from the body.
     pub fn push_file(&mut self, name: String, file: UploadedFile) {
-        self.set(name, RawValue::File(file));
+        self.set(name, RawValue::File(Box::new(file)));
     }
 
     fn set(&mut self, name: String, value: RawValue) {
@@ -234,7 +234,7 @@ impl Params {
             .position(|(n, v)| n == name && matches!(v, RawValue::File(_)))?;
         lock(&self.used).insert(name.to_owned());
         match self.values.remove(idx).1 {
-            RawValue::File(f) => Some(f),
+            RawValue::File(f) => Some(*f),
             RawValue::Text(_) => None,
         }
     }
@@ -418,7 +418,7 @@ impl Params {
         let mut keep = Vec::new();
         for (n, v) in self.values.drain(..) {
             match v {
-                RawValue::File(f) => out.push(f),
+                RawValue::File(f) => out.push(*f),
                 t => keep.push((n, t)),
             }
         }
