@@ -73,6 +73,38 @@ pub struct Req {
 }
 
 impl Req {
+    /// A request context for work done on a user's behalf outside a request (jobs): the
+    /// user id and the grants of the session that asked for it, nothing else.
+    pub async fn for_job(
+        app: Arc<AppState>,
+        user_id: i64,
+        grants: Option<Vec<String>>,
+    ) -> Result<Req, ApiError> {
+        let mut req = Req {
+            session_cookie: String::new(),
+            app,
+            params: Params::default(),
+            is_post: true,
+            headers: HeaderMap::new(),
+            client_ip: "127.0.0.1".into(),
+            untrusted: false,
+            session: None,
+            session_dirty: false,
+            user: UserCtx::default(),
+            set_cookies: Vec::new(),
+            fv2: false,
+            module: "upload".into(),
+            secure: false,
+        };
+        req.load_user(user_id, None, grants).await?;
+        Ok(req)
+    }
+
+    /// The grants limiting this request's rights (bot-password sessions).
+    pub fn grants(&self) -> Option<Vec<String>> {
+        self.session.as_ref().and_then(|s| s.grants.clone())
+    }
+
     /// Current unix time.
     pub fn now() -> i64 {
         chrono::Utc::now().timestamp()

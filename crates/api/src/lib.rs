@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod files;
+pub mod jobs;
 pub mod output;
 pub mod paraminfo;
 pub mod params;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub blob_gc: tokio::sync::Mutex<()>,
     /// In-progress chunked uploads: one lock and running hash per filekey.
     pub chunk_sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<upload::ChunkState>>>>,
+    /// Wakes the job runner when a job is queued.
+    pub jobs_wake: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             name_locks: Mutex::new(HashMap::new()),
             blob_gc: tokio::sync::Mutex::new(()),
             chunk_sessions: Mutex::new(HashMap::new()),
+            jobs_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -148,6 +152,9 @@ pub fn spawn_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             let now = chrono::Utc::now().timestamp();
             if let Err(e) = state.repo.delete_expired_sessions(now).await {
                 tracing::warn!(error = %e, "session sweep failed");
+            }
+            if let Err(e) = state.repo.delete_expired_statuses(now).await {
+                tracing::warn!(error = %e, "status sweep failed");
             }
             match state.repo.stash_expired(now, 500).await {
                 Ok(entries) => {

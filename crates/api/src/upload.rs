@@ -185,7 +185,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             filesize: _filesize,
             stash,
             ignorewarnings,
-            comment,
+            async_mode,
         };
         return chunk_upload(req, c, chunk).await;
     }
@@ -374,6 +374,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     };
     let meta = file_meta(&checked.props);
     let ts = mwstore_storage::ts14(chrono::Utc::now());
+    let is_async_publish = async_mode && received.from_stash.is_some();
     let preq = PublishRequest {
         name: name.dbkey.clone(),
         meta,
@@ -385,6 +386,9 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         consume_stash: received.from_stash.as_ref().map(|e| e.key.clone()),
         watch,
     };
+    if is_async_publish {
+        return crate::jobs::queue_publish(req, &preq, warnings).await;
+    }
     let lock = app.name_lock(&name.dbkey);
     let _guard = lock.lock().await;
     let outcome = {
@@ -437,7 +441,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     Ok(wrap(out))
 }
 
-fn wrap(inner: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn wrap(inner: Map<String, Value>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("upload".into(), Value::Object(inner));
     m
@@ -880,7 +884,14 @@ async fn check_status(req: &Req, key: &str) -> Result<Map<String, Value>, ApiErr
             "You must be logged in to upload this file.",
         ));
     }
-    // Only uploads in progress have a status; a finished or unknown key has none.
+    // Asynchronous steps keep their status; then uploads in progress report theirs; a
+    // finished or unknown key has none.
+    if let Some(st) = crate::jobs::status(&req.app, req.user.id, key).await? {
+        if st["result"] == "Failure" {
+            return Err(crate::jobs::failure_error(&st));
+        }
+        return Ok(wrap(st.as_object().cloned().unwrap_or_default()));
+    }
     if let Some(e) = req.app.repo.stash_get(key).await? {
         if e.user_id == req.user.id && e.status == "chunks" && e.expires > Req::now() {
             let mut out = Map::new();
@@ -909,7 +920,7 @@ struct ChunkRequest {
     filesize: Option<i64>,
     stash: bool,
     ignorewarnings: bool,
-    comment: String,
+    async_mode: bool,
 }
 
 fn chunk_offset_error(expected: u64) -> ApiError {
@@ -1145,7 +1156,10 @@ async fn chunk_upload_inner(
         out.insert("filekey".into(), key.into());
         return Ok(wrap_with_warnings(out, warnings));
     }
-    finish_chunks(req, c, &key, new_size).await
+    if c.async_mode {
+        return crate::jobs::queue_assemble(req, &key, &c.filename, warnings).await;
+    }
+    finish_chunks(req, &c.filename, &key, new_size).await
 }
 
 fn group_digits(n: u64) -> String {
@@ -1205,20 +1219,19 @@ async fn insert_chunk_entry(req: &Req, key: &str, size: u64) -> Result<(), ApiEr
 
 /// The last chunk arrived: the file is complete. Its hash is already known; it is moved
 /// into the blob store without copying, verified once, and stashed under a new key.
-async fn finish_chunks(
+pub(crate) async fn finish_chunks(
     req: &mut Req,
-    c: &ChunkRequest,
+    filename: &str,
     key: &str,
     size: u64,
 ) -> Result<Map<String, Value>, ApiError> {
     let app = req.app.clone();
     let lock = app.chunk_session(key);
     let st = lock.lock().await;
-    let Some(h) = st.hasher.clone() else {
-        return Err(ApiError::new(
-            "stashfailed",
-            "Internal error: Server failed to store temporary file.",
-        ));
+    let h = match st.hasher.clone() {
+        Some(h) if st.hashed == size => h,
+        // After a restart the running hash is rebuilt once from the stored bytes.
+        _ => app.blobs.chunk_hash_prefix(key, size).await?,
     };
     let sha1 = hex::encode(h.finalize());
     drop(st);
@@ -1237,7 +1250,7 @@ async fn finish_chunks(
         from_stash: None,
         too_large: false,
     };
-    let checked = match verify_received(req, &received, &c.filename, true).await {
+    let checked = match verify_received(req, &received, filename, true).await {
         Ok(ch) => ch,
         Err(e) => {
             app.collect_blob(&sha1).await;
@@ -1252,11 +1265,10 @@ async fn finish_chunks(
         }
     };
     let warnings = match &checked.name {
-        Ok(n) => compute_warnings(req, &c.filename, n, &checked.props).await?,
+        Ok(n) => compute_warnings(req, filename, n, &checked.props).await?,
         Err(_) => Map::new(),
     };
     let new_key = stash_file_named(req, &mut received, &checked, true).await?;
-    let _ = &c.comment;
     let mut out = Map::new();
     if !warnings.is_empty() {
         out.insert("warnings".into(), Value::Object(warnings));

@@ -45,8 +45,7 @@ pub struct Config {
     pub upload_size_warning: u64,
     /// `$wgUploadStashMaxAge` in seconds.
     pub upload_stash_max_age: u64,
-    /// `$wgEnableAsyncUploads`. Off for now: `async` requests are then handled
-    /// synchronously, as MediaWiki does with the setting off.
+    /// `$wgEnableAsyncUploads`. On by default: the server runs the jobs itself.
     pub enable_async_uploads: bool,
     /// `$wgAllowCopyUploads`.
     pub allow_copy_uploads: bool,
@@ -130,7 +129,7 @@ impl Default for Config {
             min_upload_chunk_size: 1024,
             upload_size_warning: 0,
             upload_stash_max_age: 6 * 3600,
-            enable_async_uploads: false,
+            enable_async_uploads: true,
             allow_copy_uploads: false,
             copy_uploads_domains: Vec::new(),
             copy_uploads_allow_private: Vec::new(),

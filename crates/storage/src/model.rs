@@ -154,6 +154,19 @@ pub struct StashEntry {
     pub temp_name: String,
 }
 
+/// A durable job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    /// `assemble` or `publish`.
+    pub job_type: String,
+    pub user_id: i64,
+    pub key: String,
+    /// JSON parameters.
+    pub params: String,
+    pub created: i64,
+}
+
 /// What a publish writes, in one transaction.
 #[derive(Debug, Clone)]
 pub struct PublishRequest {

@@ -152,6 +152,25 @@ pub trait Repo: Send + Sync {
     /// Entries expired at `now` (unix seconds).
     async fn stash_expired(&self, now: i64, limit: u32) -> Result<Vec<StashEntry>, StoreError>;
 
+    // ---- asynchronous work ----------------------------------------------------------------
+    /// Stores the status of an upload step for (user, key).
+    async fn put_status(
+        &self,
+        user_id: i64,
+        key: &str,
+        data: &str,
+        expires: i64,
+    ) -> Result<(), StoreError>;
+    /// The status for (user, key) unless expired at `now`.
+    async fn status(&self, user_id: i64, key: &str, now: i64)
+        -> Result<Option<String>, StoreError>;
+    async fn delete_expired_statuses(&self, now: i64) -> Result<u64, StoreError>;
+    /// Queues a job and returns its id.
+    async fn insert_job(&self, job: &Job) -> Result<i64, StoreError>;
+    /// Jobs not finished yet, oldest first.
+    async fn pending_jobs(&self, limit: u32) -> Result<Vec<Job>, StoreError>;
+    async fn delete_job(&self, id: i64) -> Result<(), StoreError>;
+
     // ---- statistics --------------------------------------------------------------------
     async fn stats(&self) -> Result<Stats, StoreError>;
 }

@@ -1348,6 +1348,97 @@ impl Repo for SqliteRepo {
         Ok(rows.iter().map(stash_from).collect::<Result<_, _>>()?)
     }
 
+    async fn put_status(
+        &self,
+        user_id: i64,
+        key: &str,
+        data: &str,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT OR REPLACE INTO upload_status (st_user, st_key, st_data, st_expires) \
+             VALUES (?,?,?,?)",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(data)
+        .bind(expires)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn status(
+        &self,
+        user_id: i64,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT st_data FROM upload_status WHERE st_user = ? AND st_key = ? AND st_expires > ?",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    async fn delete_expired_statuses(&self, now: i64) -> Result<u64, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let r = sqlx::query("DELETE FROM upload_status WHERE st_expires <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn insert_job(&self, job: &Job) -> Result<i64, StoreError> {
+        let _w = self.write_lock.lock().await;
+        let r = sqlx::query(
+            "INSERT INTO job (job_type, job_user, job_key, job_params, job_created) \
+             VALUES (?,?,?,?,?)",
+        )
+        .bind(&job.job_type)
+        .bind(job.user_id)
+        .bind(&job.key)
+        .bind(&job.params)
+        .bind(job.created)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.last_insert_rowid())
+    }
+
+    async fn pending_jobs(&self, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM job ORDER BY job_id LIMIT ?")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(Job {
+                id: r.try_get("job_id")?,
+                job_type: r.try_get("job_type")?,
+                user_id: r.try_get("job_user")?,
+                key: r.try_get("job_key")?,
+                params: r.try_get("job_params")?,
+                created: r.try_get("job_created")?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn delete_job(&self, id: i64) -> Result<(), StoreError> {
+        let _w = self.write_lock.lock().await;
+        sqlx::query("DELETE FROM job WHERE job_id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn stats(&self) -> Result<Stats, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM page) AS pages, (SELECT COUNT(*) FROM revision) AS edits, \

@@ -1,0 +1,283 @@
+//! `async` chunked uploads and publishing: Poll answers, checkstatus stages, publishfailed
+//! for a second publish, and the results read back (transcript 08).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{server_with_alice_bob, sha1_hex, Client, FilePart};
+use serde_json::Value;
+
+async fn chunk(
+    c: &Client,
+    name: &str,
+    size: usize,
+    offset: usize,
+    key: Option<&str>,
+    data: &[u8],
+    async_flag: bool,
+) -> Value {
+    let token = c.token();
+    let (size, off) = (size.to_string(), offset.to_string());
+    let mut p: Vec<(&str, &str)> = vec![
+        ("action", "upload"),
+        ("format", "json"),
+        ("stash", "1"),
+        ("filename", name),
+        ("filesize", &size),
+        ("offset", &off),
+    ];
+    if let Some(k) = key {
+        p.push(("filekey", k));
+    }
+    if async_flag {
+        p.push(("async", "1"));
+    }
+    p.push(("token", &token));
+    let files = vec![FilePart {
+        field: "chunk",
+        filename: "blob",
+        content_type: Some("application/octet-stream"),
+        data: data.to_vec(),
+    }];
+    c.post_multipart(&p, files).await.2
+}
+
+async fn checkstatus(c: &Client, key: &str) -> Value {
+    let token = c.token();
+    c.post(&[
+        ("action", "upload"),
+        ("format", "json"),
+        ("filekey", key),
+        ("checkstatus", "1"),
+        ("token", &token),
+    ])
+    .await
+    .2
+}
+
+/// Polls until the result is no longer Poll; returns the last answer.
+async fn poll(c: &Client, key: &str) -> Value {
+    for _ in 0..200 {
+        let v = checkstatus(c, key).await;
+        if v["upload"]["result"] != "Poll" {
+            return v;
+        }
+        let stage = v["upload"]["stage"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            ["queued", "assembling", "publish"].contains(&stage.as_str()),
+            "unexpected stage in {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("still Poll after 200 polls");
+}
+
+#[tokio::test]
+async fn async_chunked_upload_and_async_publish() {
+    let (_server, alice, _bob) = server_with_alice_bob().await;
+    let file = common::make_png(300, 300, 808);
+    let name = "Async-chunked.png";
+    let cs = 64 * 1024;
+    let mut key: Option<String> = None;
+    let mut offset = 0;
+    let mut last = Value::Null;
+    while offset < file.len() {
+        let end = (offset + cs).min(file.len());
+        last = chunk(
+            &alice,
+            name,
+            file.len(),
+            offset,
+            key.as_deref(),
+            &file[offset..end],
+            true,
+        )
+        .await;
+        key = last["upload"]["filekey"].as_str().map(str::to_owned);
+        offset = end;
+    }
+    let key = key.expect("filekey");
+    // The last chunk of an async upload is queued.
+    assert_eq!(last["upload"]["result"], "Poll", "{last}");
+    assert_eq!(last["upload"]["stage"], "queued", "{last}");
+    assert_eq!(last["upload"]["filekey"], key.as_str());
+
+    let done = poll(&alice, &key).await;
+    let up = &done["upload"];
+    assert_eq!(up["result"], "Success", "{done}");
+    assert_eq!(up["stage"], "assembling", "{done}");
+    let k2 = up["filekey"].as_str().expect("new filekey").to_owned();
+    assert_ne!(k2, key);
+    assert_eq!(up["imageinfo"]["sha1"], sha1_hex(&file));
+    assert_eq!(up["imageinfo"]["size"], file.len() as u64);
+    // The finished status stays readable.
+    assert_eq!(
+        checkstatus(&alice, &key).await["upload"]["stage"],
+        "assembling"
+    );
+
+    // Async publish.
+    let token = alice.token();
+    let commit = |c: &'static str| {
+        let token = token.clone();
+        let k2 = k2.clone();
+        let alice = &alice;
+        async move {
+            alice
+                .post(&[
+                    ("action", "upload"),
+                    ("format", "json"),
+                    ("filekey", &k2),
+                    ("filename", name),
+                    ("comment", c),
+                    ("text", "Async upload."),
+                    ("async", "1"),
+                    ("token", &token),
+                ])
+                .await
+                .2
+        }
+    };
+    let (first, second) = tokio::join!(commit("async commit"), commit("async commit again"));
+    let answers = [first, second];
+    let polls: Vec<&Value> = answers
+        .iter()
+        .filter(|v| v["upload"]["result"] == "Poll")
+        .collect();
+    assert_eq!(polls.len(), 1, "exactly one publish is queued: {answers:?}");
+    assert_eq!(polls[0]["upload"]["stage"], "queued");
+    assert_eq!(polls[0]["upload"]["filename"], name);
+    let other = answers
+        .iter()
+        .find(|v| v["upload"]["result"] != "Poll")
+        .expect("second answer");
+    let code = other["error"]["code"].as_str().unwrap_or_default();
+    assert!(
+        code == "publishfailed" || code == "uploadstash-file-not-found",
+        "{other}"
+    );
+    if code == "publishfailed" {
+        assert_eq!(
+            other["error"]["info"],
+            "Upload from stash already in progress."
+        );
+    }
+
+    let done = poll(&alice, &k2).await;
+    let up = &done["upload"];
+    assert_eq!(up["result"], "Success", "{done}");
+    assert_eq!(up["stage"], "publish", "{done}");
+    assert_eq!(up["filename"], name);
+    assert_eq!(up["imageinfo"]["sha1"], sha1_hex(&file));
+    assert_eq!(up["imageinfo"]["user"], "Alice");
+    let url = up["imageinfo"]["url"].as_str().expect("url").to_owned();
+    let bytes = alice
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(sha1_hex(&bytes), sha1_hex(&file));
+
+    // The stash entry was consumed by the publish.
+    let token = alice.token();
+    let (_, _, again) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &k2),
+            ("filename", "Async-again.png"),
+            ("ignorewarnings", "1"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(
+        again["error"]["code"], "uploadstash-file-not-found",
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn async_assembly_failure_keeps_its_reason() {
+    let (_server, alice, bob) = server_with_alice_bob().await;
+    let mut html = b"<html><body><script>alert(1)</script>".to_vec();
+    html.resize(3000, b' ');
+    let name = "Async-bad.png";
+    let r = chunk(&alice, name, html.len(), 0, None, &html[..2000], true).await;
+    let key = r["upload"]["filekey"].as_str().expect("filekey").to_owned();
+    let r = chunk(
+        &alice,
+        name,
+        html.len(),
+        2000,
+        Some(&key),
+        &html[2000..],
+        true,
+    )
+    .await;
+    assert_eq!(r["upload"]["result"], "Poll", "{r}");
+    // Another user sees no status for this key.
+    assert_eq!(
+        checkstatus(&bob, &key).await["error"]["code"],
+        "missingresult"
+    );
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = checkstatus(&alice, &key).await;
+        if last["upload"]["result"] != "Poll" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["error"]["code"], "stashfailed", "{last}");
+    let details = last["error"]["details"].as_array().expect("details");
+    assert_eq!(details[0], "filetype-badmime", "{last}");
+}
+
+#[tokio::test]
+async fn async_publish_with_warnings_needs_ignorewarnings() {
+    let (_server, alice, _bob) = server_with_alice_bob().await;
+    let file = common::make_png(40, 40, 99);
+    let v = alice
+        .upload("Async-dup-a.png", &file, &[("comment", "first")])
+        .await;
+    assert_eq!(v["upload"]["result"], "Success", "{v}");
+    let v = alice
+        .upload("Async-dup-b.png", &file, &[("stash", "1")])
+        .await;
+    assert_eq!(v["upload"]["result"], "Warning", "{v}");
+    let key = v["upload"]["filekey"].as_str().expect("filekey").to_owned();
+    let token = alice.token();
+    let (_, _, w) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &key),
+            ("filename", "Async-dup-b.png"),
+            ("async", "1"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(w["upload"]["result"], "Warning", "{w}");
+    assert_eq!(w["upload"]["warnings"]["duplicate"][0], "Async-dup-a.png");
+    let (_, _, p) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &key),
+            ("filename", "Async-dup-b.png"),
+            ("async", "1"),
+            ("ignorewarnings", "1"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(p["upload"]["result"], "Poll", "{p}");
+    assert_eq!(p["upload"]["warnings"]["duplicate"][0], "Async-dup-a.png");
+    let done = poll(&alice, &key).await;
+    assert_eq!(done["upload"]["result"], "Success", "{done}");
+    assert_eq!(done["upload"]["filename"], "Async-dup-b.png");
+}
