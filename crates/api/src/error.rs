@@ -121,8 +121,25 @@ fn group_link(group: &str, sitename: &str) -> String {
     format!("[[{sitename}:{member}|{member}]]")
 }
 
+/// Whether an I/O error means the disk (or the quota) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28) | Some(122))
+}
+
+fn disk_full() -> ApiError {
+    ApiError::new(
+        "backend-fail-writetemp",
+        "Could not write to temporary file: the server is out of disk space. Nothing was kept; try again later.",
+    )
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Io(io) = &e {
+            if is_disk_full(io) {
+                return disk_full();
+            }
+        }
         let class = match &e {
             StoreError::Db(_) | StoreError::Migrate(_) => "DBQueryError",
             StoreError::Io(_) => "FileBackendError",
@@ -135,6 +152,9 @@ impl From<StoreError> for ApiError {
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
+        if is_disk_full(&e) {
+            return disk_full();
+        }
         let id = crate::output::current_request_id();
         ApiError::internal("FileBackendError", &id, &e)
     }

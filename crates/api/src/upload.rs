@@ -1139,7 +1139,19 @@ async fn chunk_upload_inner(
                 _ => app.blobs.chunk_hash_prefix(&key, stored).await?,
             };
             st.hashed = 0;
-            let h = app.blobs.chunk_append(&key, offset, &chunk_path, h).await?;
+            let h = match app.blobs.chunk_append(&key, offset, &chunk_path, h).await {
+                Ok(h) => h,
+                Err(e) => {
+                    // Nothing past the acknowledged offset counts: the upload stays where
+                    // it was and the client can send the chunk again.
+                    let e: ApiError = e.into();
+                    return Err(ApiError::new(
+                        "stashfailed",
+                        format!("The chunk could not be stored ({}); send it again.", e.info),
+                    )
+                    .with("offset", stored.to_string()));
+                }
+            };
             st.hasher = Some(h);
             st.hashed = stored + len;
             let inx = entry.chunk_inx.unwrap_or(0) + 1;
