@@ -512,8 +512,12 @@ async fn handle(app: Arc<AppState>, request: Request<Body>, request_id: String) 
     let result = run(&mut req, &format, action.as_deref(), &request_id).await;
     let module = req.module.clone();
 
-    // Unused parameters.
-    let unused = req.params.unused();
+    // Unused parameters (not reported when the request failed before reading them all).
+    let unused = if result.is_ok() {
+        req.params.unused()
+    } else {
+        Vec::new()
+    };
     if !unused.is_empty() {
         let text = if unused.len() == 1 {
             format!("Unrecognized parameter: {}.", unused[0])
