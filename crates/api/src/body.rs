@@ -103,6 +103,15 @@ pub async fn read_urlencoded(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| body_error("The request body could not be read."))?;
         if buf.len() + chunk.len() > limits.max_fields {
+            // Read (and drop) the rest, within bounds, so the client gets to read the answer
+            // instead of a broken pipe.
+            let mut drained = 0u64;
+            while let Some(Ok(c)) = stream.next().await {
+                drained += c.len() as u64;
+                if drained > limits.max_discard {
+                    break;
+                }
+            }
             return Err(ApiError::new(
                 "toolarge",
                 format!(
@@ -179,25 +188,52 @@ pub async fn read_multipart(
             }
             None => {
                 let remaining = limits.max_fields.saturating_sub(field_bytes);
-                let value = reader.read_to_vec(remaining).await.map_err(|e| {
-                    if matches!(e, mwstore_multipart::MultipartError::FieldTooLarge) {
-                        ApiError::new(
+                let value = match reader.read_to_vec(remaining).await {
+                    Ok(v) => v,
+                    Err(mwstore_multipart::MultipartError::FieldTooLarge) => {
+                        drain(&mut reader, limits.max_discard).await;
+                        return Err(ApiError::new(
                             "toolarge",
                             format!(
                                 "The form fields of the request are larger than the allowed {} bytes.",
                                 limits.max_fields
                             ),
-                        )
-                    } else {
-                        multipart_error(&e)
+                        ));
                     }
-                })?;
+                    Err(e) => return Err(multipart_error(&e)),
+                };
                 field_bytes += value.len();
                 params.push_body(part.name.as_bytes(), &value);
             }
         }
     }
     Ok(())
+}
+
+/// Reads and drops the rest of a refused body, up to `max` bytes, so that the client can
+/// read the answer (a server that stops reading makes many clients fail with a broken
+/// pipe instead).
+async fn drain<S, E>(reader: &mut MultipartReader<S>, max: u64)
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut drained = 0u64;
+    loop {
+        match reader.read_chunk().await {
+            Ok(Some(c)) => {
+                drained += c.len() as u64;
+                if drained > max {
+                    return;
+                }
+            }
+            Ok(None) => match reader.next_part().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            },
+            Err(_) => return,
+        }
+    }
 }
 
 /// `file-too-large` for a body part over the limit.

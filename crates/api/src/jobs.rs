@@ -139,6 +139,10 @@ pub async fn queue_publish(
     let Some(key) = preq.consume_stash.clone() else {
         return Err(ApiError::new("stashfailed", "Invalid stashed file."));
     };
+    // Check and set the status under the filekey's lock: of two publishes at once, exactly
+    // one is queued.
+    let lock = app.chunk_session(&key);
+    let _guard = lock.lock().await;
     if let Some(st) = status(&app, req.user.id, &key).await? {
         if st["result"] == "Poll" {
             return Err(ApiError::new(
