@@ -760,6 +760,9 @@ async fn content_warnings(
     if size == 0 {
         w.insert("empty-file".into(), true.into());
     }
+    // The page is read before the file: a publish writes both in one transaction, so a file
+    // committed meanwhile is seen by the second read whenever its page was by the first.
+    let page_exists = repo.page(NS_FILE, dbkey).await?.is_some();
     let current = repo.current_file(dbkey).await?;
     let mut tail = Map::new();
     if let Some(cur) = &current {
@@ -783,7 +786,7 @@ async fn content_warnings(
                 tail.insert("duplicateversions".into(), Value::Array(dups));
             }
         }
-    } else if repo.page(NS_FILE, dbkey).await?.is_some() {
+    } else if page_exists {
         tail.insert("page-exists".into(), dbkey.clone().into());
     } else if let Some(other) = exists_normalized(req, dbkey).await? {
         tail.insert("exists-normalized".into(), other.into());
