@@ -80,6 +80,30 @@ pub fn failure_error(v: &Value) -> ApiError {
     e
 }
 
+/// Stores a job and wakes the runner.
+async fn enqueue(
+    app: &AppState,
+    job_type: &str,
+    user_id: i64,
+    key: &str,
+    params: &impl Serialize,
+) -> Result<(), ApiError> {
+    let params = serde_json::to_string(params)
+        .map_err(|e| ApiError::internal("MWException", &crate::output::current_request_id(), &e))?;
+    app.repo
+        .insert_job(&Job {
+            id: 0,
+            job_type: job_type.into(),
+            user_id,
+            key: key.to_owned(),
+            params,
+            created: Req::now(),
+        })
+        .await?;
+    app.jobs_wake.notify_one();
+    Ok(())
+}
+
 /// The last chunk of an `async` chunked upload: queue its assembly.
 pub async fn queue_assemble(
     req: &mut Req,
@@ -106,19 +130,7 @@ pub async fn queue_assemble(
         size,
         grants: req.grants(),
     };
-    app.repo
-        .insert_job(&Job {
-            id: 0,
-            job_type: "assemble".into(),
-            user_id: req.user.id,
-            key: key.to_owned(),
-            params: serde_json::to_string(&params).map_err(|e| {
-                ApiError::internal("MWException", &crate::output::current_request_id(), &e)
-            })?,
-            created: Req::now(),
-        })
-        .await?;
-    app.jobs_wake.notify_one();
+    enqueue(&app, "assemble", req.user.id, key, &params).await?;
     let mut out = Map::new();
     if !warnings.is_empty() {
         out.insert("warnings".into(), Value::Object(warnings));
@@ -167,19 +179,7 @@ pub async fn queue_publish(
         watch: preq.watch,
         grants: req.grants(),
     };
-    app.repo
-        .insert_job(&Job {
-            id: 0,
-            job_type: "publish".into(),
-            user_id: req.user.id,
-            key: key.clone(),
-            params: serde_json::to_string(&params).map_err(|e| {
-                ApiError::internal("MWException", &crate::output::current_request_id(), &e)
-            })?,
-            created: Req::now(),
-        })
-        .await?;
-    app.jobs_wake.notify_one();
+    enqueue(&app, "publish", req.user.id, &key, &params).await?;
     let mut out = Map::new();
     out.insert("result".into(), "Poll".into());
     out.insert("stage".into(), "queued".into());

@@ -520,7 +520,8 @@ const FILEREPOINFO_PARAMS: &[Param] = &[Param::new(
 .dflt("name|displayname|rootUrl|local|url|thumbUrl|initialCapital|scriptDirUrl|favicon|canUpload")
 .multi()];
 
-const IMAGEINFO_PROPS: &[&str] = &[
+/// `prop=imageinfo` properties (`iiprop`).
+pub const IMAGEINFO_PROPS: &[&str] = &[
     "timestamp",
     "user",
     "userid",

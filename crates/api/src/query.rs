@@ -3,54 +3,18 @@
 use serde_json::{json, Map, Value};
 
 use mwstore_domain::title::{self, Title, NS_FILE};
-use mwstore_storage::{ts14_to_iso, FileVersion, ImageQuery, ImageSort, Page, StashEntry};
+use mwstore_storage::{
+    ts14_to_iso, FileMeta, FileVersion, ImageQuery, ImageSort, Page, StashEntry,
+};
 
 use crate::api::Req;
 use crate::error::ApiError;
 use crate::AppState;
 
-const PROPS: &[&str] = &[
-    "categories",
-    "categoryinfo",
-    "duplicatefiles",
-    "imageinfo",
-    "info",
-    "revisions",
-    "stashimageinfo",
-];
-const LISTS: &[&str] = &[
-    "allimages",
-    "allpages",
-    "filearchive",
-    "logevents",
-    "mystashedfiles",
-];
-const METAS: &[&str] = &["filerepoinfo", "siteinfo", "tokens", "userinfo"];
-const GENERATORS: &[&str] = &["allimages", "allpages", "duplicatefiles"];
-
-/// imageinfo properties.
-pub const II_PROPS: &[&str] = &[
-    "timestamp",
-    "user",
-    "userid",
-    "comment",
-    "parsedcomment",
-    "canonicaltitle",
-    "url",
-    "size",
-    "dimensions",
-    "sha1",
-    "mime",
-    "thumbmime",
-    "mediatype",
-    "metadata",
-    "commonmetadata",
-    "extmetadata",
-    "archivename",
-    "bitdepth",
-    "uploadwarning",
-    "badfile",
-];
+use crate::paraminfo::{
+    IMAGEINFO_PROPS as II_PROPS, QUERY_GENERATORS as GENERATORS, QUERY_LIST as LISTS,
+    QUERY_META as METAS, QUERY_PROP as PROPS,
+};
 
 fn iso(ts: &str) -> Value {
     Value::String(ts14_to_iso(ts))
@@ -215,6 +179,120 @@ fn thumb_fields(out: &mut Map<String, Value>, url: &str, width: u32, height: u32
     out.insert("thumbheight".into(), ((h * scale).round() as u64).into());
 }
 
+/// What an imageinfo entry is made from: a published version or a stashed file.
+struct InfoSource<'a> {
+    timestamp: &'a str,
+    meta: &'a FileMeta,
+    /// Title text for `canonicaltitle` (spaces).
+    title_text: String,
+    url: String,
+    description_url: String,
+    short_url: Option<String>,
+    /// `ObjectName` of extmetadata.
+    object_name: String,
+    /// (id, name) of the uploader: published versions only.
+    user: Option<(i64, &'a str)>,
+    comment: Option<&'a str>,
+    /// The "file exists" HTML (`uploadwarning`).
+    html: Option<String>,
+    archive_name: Option<&'a str>,
+    /// Published versions report `mediatype`; stashed files do not.
+    media_type: bool,
+}
+
+fn object_name(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(b, _)| b)
+        .unwrap_or(name)
+        .replace('_', " ")
+}
+
+/// Builds an imageinfo entry with MediaWiki's keys in MediaWiki's order.
+fn build_info(src: InfoSource<'_>, p: &InfoProps) -> Map<String, Value> {
+    let m = src.meta;
+    let mut o = Map::new();
+    if p.has("timestamp") {
+        o.insert("timestamp".into(), iso(src.timestamp));
+    }
+    if let Some((id, name)) = src.user {
+        if p.has("user") {
+            o.insert("user".into(), name.into());
+        }
+        if p.has("userid") {
+            o.insert("userid".into(), id.into());
+        }
+    }
+    if p.has("size") || p.has("dimensions") {
+        o.insert("size".into(), m.size.into());
+        o.insert("width".into(), m.width.into());
+        o.insert("height".into(), m.height.into());
+    }
+    if let Some(c) = src.comment {
+        if p.has("parsedcomment") {
+            o.insert("parsedcomment".into(), parse_comment(c).into());
+        }
+        if p.has("comment") {
+            o.insert("comment".into(), c.into());
+        }
+    }
+    if let Some(h) = src.html {
+        if p.has("uploadwarning") {
+            o.insert("html".into(), h.into());
+        }
+    }
+    if p.has("canonicaltitle") {
+        o.insert(
+            "canonicaltitle".into(),
+            format!("File:{}", src.title_text).into(),
+        );
+    }
+    if p.has("url") {
+        thumb_fields(&mut o, &src.url, m.width, m.height, p);
+        o.insert("url".into(), src.url.into());
+        o.insert("descriptionurl".into(), src.description_url.into());
+        if let Some(u) = src.short_url {
+            o.insert("descriptionshorturl".into(), u.into());
+        }
+    }
+    if p.has("sha1") {
+        o.insert("sha1".into(), m.sha1.clone().into());
+    }
+    let (metadata, common) = meta_lists(&m.metadata);
+    if p.has("metadata") {
+        o.insert("metadata".into(), metadata);
+    }
+    if p.has("commonmetadata") {
+        o.insert("commonmetadata".into(), common);
+    }
+    if p.has("extmetadata") {
+        o.insert(
+            "extmetadata".into(),
+            json!({
+                "DateTime": {"value": ts14_to_iso(src.timestamp), "source": "mediawiki-metadata", "hidden": ""},
+                "ObjectName": {"value": src.object_name, "source": "mediawiki-metadata", "hidden": ""},
+            }),
+        );
+    }
+    if p.has("mime") {
+        o.insert("mime".into(), m.mime().into());
+    }
+    if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
+        o.insert("thumbmime".into(), m.mime().into());
+    }
+    if src.media_type && p.has("mediatype") {
+        o.insert("mediatype".into(), m.media_type.clone().into());
+    }
+    if let Some(a) = src.archive_name {
+        if p.has("archivename") {
+            o.insert("archivename".into(), a.into());
+        }
+    }
+    if p.has("bitdepth") {
+        o.insert("bitdepth".into(), m.bits.into());
+    }
+    o
+}
+
 /// imageinfo for a file version.
 pub fn version_info(
     app: &AppState,
@@ -223,160 +301,50 @@ pub fn version_info(
     page_id: Option<i64>,
     with_html: bool,
 ) -> Map<String, Value> {
-    let mut o = Map::new();
-    if p.has("timestamp") {
-        o.insert("timestamp".into(), iso(&v.timestamp));
-    }
-    if p.has("user") {
-        o.insert("user".into(), v.user_text.clone().into());
-    }
-    if p.has("userid") {
-        o.insert("userid".into(), v.user_id.into());
-    }
-    if p.has("size") || p.has("dimensions") {
-        o.insert("size".into(), v.meta.size.into());
-        o.insert("width".into(), v.meta.width.into());
-        o.insert("height".into(), v.meta.height.into());
-    }
-    if p.has("parsedcomment") {
-        o.insert("parsedcomment".into(), parse_comment(&v.description).into());
-    }
-    if p.has("comment") {
-        o.insert("comment".into(), v.description.clone().into());
-    }
-    if p.has("uploadwarning") && with_html {
-        o.insert(
-            "html".into(),
-            exists_html(app, &v.name, v.meta.width, v.meta.height).into(),
-        );
-    }
-    if p.has("canonicaltitle") {
-        o.insert(
-            "canonicaltitle".into(),
-            format!("File:{}", v.name.replace('_', " ")).into(),
-        );
-    }
-    if p.has("url") {
-        let url = match &v.archive_name {
-            Some(a) => archive_url(app, &v.name, a),
-            None => file_url(app, &v.name),
-        };
-        thumb_fields(&mut o, &url, v.meta.width, v.meta.height, p);
-        o.insert("url".into(), url.into());
-        o.insert(
-            "descriptionurl".into(),
-            page_url(app, &format!("File:{}", v.name)).into(),
-        );
-        if let Some(id) = page_id {
-            o.insert(
-                "descriptionshorturl".into(),
-                format!("{}{}/index.php?curid={id}", app.server, crate::SCRIPT_PATH).into(),
-            );
-        }
-    }
-    if p.has("sha1") {
-        o.insert("sha1".into(), v.meta.sha1.clone().into());
-    }
-    let (metadata, common) = meta_lists(&v.meta.metadata);
-    if p.has("metadata") {
-        o.insert("metadata".into(), metadata);
-    }
-    if p.has("commonmetadata") {
-        o.insert("commonmetadata".into(), common);
-    }
-    if p.has("extmetadata") {
-        let object_name = v
-            .name
-            .rsplit_once('.')
-            .map(|(b, _)| b)
-            .unwrap_or(&v.name)
-            .replace('_', " ");
-        o.insert(
-            "extmetadata".into(),
-            json!({
-                "DateTime": {"value": ts14_to_iso(&v.timestamp), "source": "mediawiki-metadata", "hidden": ""},
-                "ObjectName": {"value": object_name, "source": "mediawiki-metadata", "hidden": ""},
-            }),
-        );
-    }
-    if p.has("mime") {
-        o.insert("mime".into(), v.meta.mime().into());
-    }
-    if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
-        o.insert("thumbmime".into(), v.meta.mime().into());
-    }
-    if p.has("mediatype") {
-        o.insert("mediatype".into(), v.meta.media_type.clone().into());
-    }
-    if p.has("archivename") {
-        if let Some(a) = &v.archive_name {
-            o.insert("archivename".into(), a.clone().into());
-        }
-    }
-    if p.has("bitdepth") {
-        o.insert("bitdepth".into(), v.meta.bits.into());
-    }
-    o
+    let url = match &v.archive_name {
+        Some(a) => archive_url(app, &v.name, a),
+        None => file_url(app, &v.name),
+    };
+    build_info(
+        InfoSource {
+            timestamp: &v.timestamp,
+            meta: &v.meta,
+            title_text: v.name.replace('_', " "),
+            url,
+            description_url: page_url(app, &format!("File:{}", v.name)),
+            short_url: page_id
+                .map(|id| format!("{}{}/index.php?curid={id}", app.server, crate::SCRIPT_PATH)),
+            object_name: object_name(&v.name),
+            user: Some((v.user_id, &v.user_text)),
+            comment: Some(&v.description),
+            html: with_html.then(|| exists_html(app, &v.name, v.meta.width, v.meta.height)),
+            archive_name: v.archive_name.as_deref(),
+            media_type: true,
+        },
+        p,
+    )
 }
 
 /// imageinfo of a stashed file (no user, comment, mediatype or html).
 pub fn stash_info(app: &AppState, e: &StashEntry, p: &InfoProps) -> Map<String, Value> {
-    let mut o = Map::new();
-    if p.has("timestamp") {
-        o.insert("timestamp".into(), iso(&e.timestamp));
-    }
-    if p.has("size") || p.has("dimensions") {
-        o.insert("size".into(), e.meta.size.into());
-        o.insert("width".into(), e.meta.width.into());
-        o.insert("height".into(), e.meta.height.into());
-    }
-    if p.has("canonicaltitle") {
-        o.insert(
-            "canonicaltitle".into(),
-            format!("File:{}", e.temp_name.replace('_', " ")).into(),
-        );
-    }
-    if p.has("url") {
-        let url = stash_url(app, &e.key);
-        thumb_fields(&mut o, &url, e.meta.width, e.meta.height, p);
-        o.insert("url".into(), url.clone().into());
-        o.insert("descriptionurl".into(), url.into());
-    }
-    if p.has("sha1") {
-        o.insert("sha1".into(), e.meta.sha1.clone().into());
-    }
-    let (metadata, common) = meta_lists(&e.meta.metadata);
-    if p.has("metadata") {
-        o.insert("metadata".into(), metadata);
-    }
-    if p.has("commonmetadata") {
-        o.insert("commonmetadata".into(), common);
-    }
-    if p.has("extmetadata") {
-        let object_name = e
-            .temp_name
-            .rsplit_once('.')
-            .map(|(b, _)| b)
-            .unwrap_or(&e.temp_name)
-            .replace('_', " ");
-        o.insert(
-            "extmetadata".into(),
-            json!({
-                "DateTime": {"value": ts14_to_iso(&e.timestamp), "source": "mediawiki-metadata", "hidden": ""},
-                "ObjectName": {"value": object_name, "source": "mediawiki-metadata", "hidden": ""},
-            }),
-        );
-    }
-    if p.has("mime") {
-        o.insert("mime".into(), e.meta.mime().into());
-    }
-    if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
-        o.insert("thumbmime".into(), e.meta.mime().into());
-    }
-    if p.has("bitdepth") {
-        o.insert("bitdepth".into(), e.meta.bits.into());
-    }
-    o
+    let url = stash_url(app, &e.key);
+    build_info(
+        InfoSource {
+            timestamp: &e.timestamp,
+            meta: &e.meta,
+            title_text: e.temp_name.replace('_', " "),
+            url: url.clone(),
+            description_url: url,
+            short_url: None,
+            object_name: object_name(&e.temp_name),
+            user: None,
+            comment: None,
+            html: None,
+            archive_name: None,
+            media_type: false,
+        },
+        p,
+    )
 }
 
 /// One entry of the page set.
@@ -1727,7 +1695,7 @@ async fn stashimageinfo(req: &Req) -> Result<Vec<Value>, ApiError> {
 fn tokens(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     let types = req
         .params
-        .multi("tokens", "type", Some(crate::session::TOKEN_TYPES), 50)?
+        .multi("tokens", "type", Some(crate::paraminfo::TOKEN_TYPES), 50)?
         .unwrap_or_else(|| vec!["csrf".into()]);
     let mut m = Map::new();
     if req.untrusted {

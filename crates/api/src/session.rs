@@ -87,17 +87,6 @@ pub fn token_key(token_type: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// The token types `meta=tokens` knows.
-pub const TOKEN_TYPES: &[&str] = &[
-    "createaccount",
-    "csrf",
-    "login",
-    "patrol",
-    "rollback",
-    "userrights",
-    "watch",
-];
-
 /// Gets (creating if needed) the secret of `key` in a session. Returns whether it was new.
 pub fn secret(session: &mut Session, key: &str) -> (String, bool) {
     if let Some(s) = session.secrets.get(key) {

@@ -249,6 +249,45 @@ impl SqliteRepo {
     }
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the values of [`FILE_COLS`], in order.
+trait BindVersion<'q> {
+    fn bind_version(
+        self,
+        meta: &'q FileMeta,
+        description: &'q str,
+        user: i64,
+        user_text: &'q str,
+        timestamp: &'q str,
+    ) -> Self;
+}
+
+impl<'q> BindVersion<'q> for SqliteQuery<'q> {
+    fn bind_version(
+        self,
+        m: &'q FileMeta,
+        description: &'q str,
+        user: i64,
+        user_text: &'q str,
+        timestamp: &'q str,
+    ) -> Self {
+        self.bind(m.size as i64)
+            .bind(m.width as i64)
+            .bind(m.height as i64)
+            .bind(m.bits as i64)
+            .bind(&m.metadata)
+            .bind(&m.media_type)
+            .bind(&m.major_mime)
+            .bind(&m.minor_mime)
+            .bind(description)
+            .bind(user)
+            .bind(user_text)
+            .bind(timestamp)
+            .bind(&m.sha1)
+    }
+}
+
 const FILE_COLS: &str = "size, width, height, bits, metadata, media_type, major_mime, minor_mime, \
                          description, user, user_text, timestamp, sha1";
 
@@ -603,21 +642,15 @@ impl Repo for SqliteRepo {
     }
 
     async fn first_name_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError> {
-        // Range scan instead of LIKE: exact byte-prefix semantics, no wildcard escaping.
-        let mut upper = prefix.as_bytes().to_vec();
-        upper.push(0xff);
-        let upper = String::from_utf8_lossy(&upper).into_owned();
-        let row = sqlx::query(
-            "SELECT img_name FROM image WHERE img_name >= ? AND img_name < ? \
-             AND substr(img_name, 1, length(?)) = ? ORDER BY img_name LIMIT 1",
-        )
-        .bind(prefix)
-        .bind(upper)
-        .bind(prefix)
-        .bind(prefix)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+        // Names sort bytewise: if any name starts with `prefix`, the first name at or after
+        // it does. One index seek, no LIKE wildcards to escape.
+        let row =
+            sqlx::query("SELECT img_name FROM image WHERE img_name >= ? ORDER BY img_name LIMIT 1")
+                .bind(prefix)
+                .fetch_optional(&self.pool)
+                .await?;
+        let name = row.map(|r| r.try_get::<String, _>(0)).transpose()?;
+        Ok(name.filter(|n| n.starts_with(prefix)))
     }
 
     async fn list_files(&self, q: &ImageQuery) -> Result<Vec<FileVersion>, StoreError> {
@@ -756,19 +789,13 @@ impl Repo for SqliteRepo {
             sqlx::query(&sql)
                 .bind(&cur.name)
                 .bind(&archived_as)
-                .bind(cur.meta.size as i64)
-                .bind(cur.meta.width as i64)
-                .bind(cur.meta.height as i64)
-                .bind(cur.meta.bits as i64)
-                .bind(&cur.meta.metadata)
-                .bind(&cur.meta.media_type)
-                .bind(&cur.meta.major_mime)
-                .bind(&cur.meta.minor_mime)
-                .bind(&cur.description)
-                .bind(cur.user_id)
-                .bind(&cur.user_text)
-                .bind(&cur.timestamp)
-                .bind(&cur.meta.sha1)
+                .bind_version(
+                    &cur.meta,
+                    &cur.description,
+                    cur.user_id,
+                    &cur.user_text,
+                    &cur.timestamp,
+                )
                 .execute(&mut *tx)
                 .await?;
         }
@@ -778,19 +805,13 @@ impl Repo for SqliteRepo {
         );
         sqlx::query(&sql)
             .bind(&req.name)
-            .bind(req.meta.size as i64)
-            .bind(req.meta.width as i64)
-            .bind(req.meta.height as i64)
-            .bind(req.meta.bits as i64)
-            .bind(&req.meta.metadata)
-            .bind(&req.meta.media_type)
-            .bind(&req.meta.major_mime)
-            .bind(&req.meta.minor_mime)
-            .bind(&req.comment)
-            .bind(req.user_id)
-            .bind(&req.user_text)
-            .bind(&timestamp)
-            .bind(&req.meta.sha1)
+            .bind_version(
+                &req.meta,
+                &req.comment,
+                req.user_id,
+                &req.user_text,
+                &timestamp,
+            )
             .execute(&mut *tx)
             .await?;
 
@@ -974,19 +995,13 @@ impl Repo for SqliteRepo {
                 .bind(user_id)
                 .bind(now)
                 .bind(reason)
-                .bind(v.meta.size as i64)
-                .bind(v.meta.width as i64)
-                .bind(v.meta.height as i64)
-                .bind(v.meta.bits as i64)
-                .bind(&v.meta.metadata)
-                .bind(&v.meta.media_type)
-                .bind(&v.meta.major_mime)
-                .bind(&v.meta.minor_mime)
-                .bind(&v.description)
-                .bind(v.user_id)
-                .bind(&v.user_text)
-                .bind(&v.timestamp)
-                .bind(&v.meta.sha1)
+                .bind_version(
+                    &v.meta,
+                    &v.description,
+                    v.user_id,
+                    &v.user_text,
+                    &v.timestamp,
+                )
                 .execute(&mut *tx)
                 .await?;
         }
@@ -1097,19 +1112,13 @@ impl Repo for SqliteRepo {
                 );
                 sqlx::query(&sql)
                     .bind(&a.name)
-                    .bind(a.meta.size as i64)
-                    .bind(a.meta.width as i64)
-                    .bind(a.meta.height as i64)
-                    .bind(a.meta.bits as i64)
-                    .bind(&a.meta.metadata)
-                    .bind(&a.meta.media_type)
-                    .bind(&a.meta.major_mime)
-                    .bind(&a.meta.minor_mime)
-                    .bind(&a.description)
-                    .bind(a.user_id)
-                    .bind(&a.user_text)
-                    .bind(&a.timestamp)
-                    .bind(&a.meta.sha1)
+                    .bind_version(
+                        &a.meta,
+                        &a.description,
+                        a.user_id,
+                        &a.user_text,
+                        &a.timestamp,
+                    )
                     .execute(&mut *tx)
                     .await?;
             } else {
@@ -1125,19 +1134,13 @@ impl Repo for SqliteRepo {
                 sqlx::query(&sql)
                     .bind(&a.name)
                     .bind(archive_name)
-                    .bind(a.meta.size as i64)
-                    .bind(a.meta.width as i64)
-                    .bind(a.meta.height as i64)
-                    .bind(a.meta.bits as i64)
-                    .bind(&a.meta.metadata)
-                    .bind(&a.meta.media_type)
-                    .bind(&a.meta.major_mime)
-                    .bind(&a.meta.minor_mime)
-                    .bind(&a.description)
-                    .bind(a.user_id)
-                    .bind(&a.user_text)
-                    .bind(&a.timestamp)
-                    .bind(&a.meta.sha1)
+                    .bind_version(
+                        &a.meta,
+                        &a.description,
+                        a.user_id,
+                        &a.user_text,
+                        &a.timestamp,
+                    )
                     .execute(&mut *tx)
                     .await?;
             }
