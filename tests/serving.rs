@@ -312,3 +312,41 @@ fn padded_jpeg() -> Vec<u8> {
     out.extend_from_slice(&base[2..]);
     out
 }
+
+#[tokio::test]
+async fn special_filepath_redirects_to_the_file() {
+    let (server, alice, _bob) = common::server_with_alice_bob().await;
+    let data = common::make_png(12, 12, 4711);
+    let v = alice.upload("Filepath test.png", &data, &[]).await;
+    assert_eq!(v["upload"]["result"], "Success", "{v}");
+    let url = v["upload"]["imageinfo"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for title in [
+        "Special:FilePath/Filepath_test.png",
+        "Special:Redirect/file/Filepath test.png",
+    ] {
+        let r = plain
+            .get(format!("{}/w/index.php", server.base))
+            .query(&[("title", title)])
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status().as_u16(), 302, "{title}");
+        assert_eq!(r.headers()["location"].to_str().expect("location"), url);
+    }
+    let r = plain
+        .get(format!(
+            "{}/w/index.php?title=Special:FilePath/Nothing.png",
+            server.base
+        ))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 404);
+}

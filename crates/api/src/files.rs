@@ -271,6 +271,31 @@ pub async fn index(
             _ => not_found(),
         };
     }
+    // Special:FilePath/X and Special:Redirect/file/X lead to the file itself.
+    for prefix in ["Special:FilePath/", "Special:Redirect/file/"] {
+        if let Some(name) = title_text.strip_prefix(prefix) {
+            let Ok(t) = title::parse_title_in(name, &app.config.sitename, NS_FILE) else {
+                return not_found();
+            };
+            if app
+                .repo
+                .current_file(&t.dbkey)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                return not_found();
+            }
+            let url = crate::query::file_url(&app, &t.dbkey);
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        }
+    }
     let Ok(t) = title::parse_title_in(&title_text, &app.config.sitename, 0) else {
         return not_found();
     };

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod fetch;
 pub mod files;
 pub mod jobs;
 pub mod output;

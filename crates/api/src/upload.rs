@@ -30,6 +30,8 @@ struct Received {
     /// Stash entry the content came from.
     from_stash: Option<StashEntry>,
     too_large: bool,
+    /// Fetched by URL (stash keys then have no extension, as MediaWiki's).
+    from_url: bool,
 }
 
 /// Everything verification found out about the file.
@@ -246,6 +248,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             sha1: e.meta.sha1.clone(),
             temp: None,
             from_stash: Some(e),
+            from_url: false,
             too_large: false,
         }
     } else if has_file {
@@ -267,13 +270,43 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             sha1: f.sha1.clone(),
             temp: Some(f.blob),
             from_stash: None,
+            from_url: false,
             too_large: f.too_large,
         }
     } else {
-        return Err(ApiError::new(
-            "copyuploaddisabled",
-            "Upload by URL disabled.",
-        ));
+        let raw_url = url.clone().unwrap_or_default();
+        if !cfg.allow_copy_uploads {
+            return Err(ApiError::new(
+                "copyuploaddisabled",
+                "Upload by URL disabled.",
+            ));
+        }
+        let checked_url = crate::fetch::check_url(&app, &raw_url)?;
+        // Rights come before any network access.
+        for right in ["upload_by_url", "upload", "edit"] {
+            if !req.user.can(right) {
+                if req.user.is_anon() {
+                    return Err(ApiError::new(
+                        "mustbeloggedin",
+                        "You must be logged in to upload this file.",
+                    ));
+                }
+                return Err(ApiError::permission_denied(
+                    &app.rights.groups_with_right(right),
+                    &cfg.sitename,
+                ));
+            }
+        }
+        let f = crate::fetch::fetch(&app, checked_url).await?;
+        Received {
+            path: f.blob.path().to_path_buf(),
+            size: f.size,
+            sha1: f.sha1,
+            temp: Some(f.blob),
+            from_stash: None,
+            too_large: false,
+            from_url: true,
+        }
     };
 
     // Permissions: upload, then edit.
@@ -593,11 +626,15 @@ async fn stash_file_named(
     }
     let cfg = &app.config;
     // The key's extension comes from the content, never a prohibited one.
-    let ext = mime::extensions_for_mime(&c.props.file_mime)
-        .first()
-        .map(|e| title::normalize_extension(e))
-        .filter(|e| !cfg.prohibited_file_extensions.contains(e))
-        .unwrap_or_default();
+    let ext = if r.from_url {
+        String::new()
+    } else {
+        mime::extensions_for_mime(&c.props.file_mime)
+            .first()
+            .map(|e| title::normalize_extension(e))
+            .filter(|e| !cfg.prohibited_file_extensions.contains(e))
+            .unwrap_or_default()
+    };
     let key = new_filekey(req.user.id, &ext);
     let now = chrono::Utc::now();
     let rand_part: String = {
@@ -631,7 +668,7 @@ async fn stash_file_named(
         user_id: req.user.id,
         key: key.clone(),
         meta,
-        source_type: Some("file".into()),
+        source_type: Some(if r.from_url { "url" } else { "file" }.into()),
         timestamp: mwstore_storage::ts14(now),
         expires: now.timestamp() + cfg.upload_stash_max_age as i64,
         status: "finished".into(),
@@ -1263,6 +1300,7 @@ pub(crate) async fn finish_chunks(
         sha1: sha1.clone(),
         temp: None,
         from_stash: None,
+        from_url: false,
         too_large: false,
     };
     let checked = match verify_received(req, &received, filename, true).await {

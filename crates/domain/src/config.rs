@@ -53,8 +53,10 @@ pub struct Config {
     pub copy_uploads_domains: Vec<String>,
     /// CIDR ranges exempt from the URL-upload address guard.
     pub copy_uploads_allow_private: Vec<String>,
-    /// `$wgCopyUploadTimeout` in seconds.
+    /// `$wgCopyUploadTimeout` in seconds: the whole transfer, redirects included.
     pub copy_upload_timeout: u64,
+    /// Redirects followed for an upload by URL (MediaWiki follows 4).
+    pub copy_upload_max_redirects: u32,
     /// `$wgEnableBotPasswords`.
     pub enable_bot_passwords: bool,
     /// `$wgGroupPermissions`, merged over the defaults.
@@ -134,6 +136,7 @@ impl Default for Config {
             copy_uploads_domains: Vec::new(),
             copy_uploads_allow_private: Vec::new(),
             copy_upload_timeout: 180,
+            copy_upload_max_redirects: 4,
             enable_bot_passwords: true,
             group_permissions: GroupPermissions::new(),
             revoke_permissions: GroupPermissions::new(),

@@ -5,6 +5,7 @@
 
 pub mod base36;
 pub mod config;
+pub mod copyupload;
 pub mod mime;
 pub mod props;
 pub mod rights;

@@ -1,0 +1,225 @@
+//! Fetching a file for an upload by URL, with the address guard MediaWiki lacks.
+//!
+//! Every hop is checked (scheme, `copy_uploads_domains`, every resolved address) before any
+//! connection is made, and the connection is pinned to the address that was checked, so a
+//! second DNS answer cannot send it elsewhere. The body streams into a temporary blob, hashed
+//! on the way, and the transfer stops as soon as it is known to be too large.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sha1::{Digest, Sha1};
+use tokio::time::{timeout_at, Instant};
+use url::{Host, Url};
+
+use mwstore_domain::copyupload::{self, Cidr};
+use mwstore_storage::BlobWriter;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A downloaded file.
+pub struct Fetched {
+    pub blob: BlobWriter,
+    pub size: u64,
+    pub sha1: String,
+}
+
+/// An error with its causes ("client error (Connect): tcp connect error: Connection
+/// refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn invalid_url(url: &str) -> ApiError {
+    ApiError::new("http-invalid-url", format!("Invalid URL: {url}"))
+}
+
+fn timed_out() -> ApiError {
+    ApiError::new("http-timed-out", "HTTP request timed out.")
+}
+
+fn transport(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new("http-curl-error", format!("Error fetching URL: {e}"))
+}
+
+/// The configured ranges exempt from the guard.
+pub fn allowed_ranges(app: &AppState) -> Vec<Cidr> {
+    app.config
+        .copy_uploads_allow_private
+        .iter()
+        .filter_map(|s| Cidr::parse(s).ok())
+        .collect()
+}
+
+/// Checks a URL's shape, scheme and host against the domain list (no network access).
+pub fn check_url(app: &AppState, raw: &str) -> Result<Url, ApiError> {
+    if !copyupload::url_shape_ok(raw) {
+        return Err(invalid_url(raw));
+    }
+    let url = Url::parse(raw).map_err(|_| invalid_url(raw))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid_url(raw));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if !copyupload::domain_allowed(host, &app.config.copy_uploads_domains) {
+        return Err(ApiError::new(
+            "copyuploadbaddomain",
+            "Uploads by URL are not allowed from this domain.",
+        ));
+    }
+    Ok(url)
+}
+
+/// Resolves a URL's host and checks every address; returns the one to connect to.
+async fn resolve_checked(url: &Url, allow: &[Cidr], deadline: Instant) -> Result<IpAddr, ApiError> {
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<IpAddr> = match url.host() {
+        Some(Host::Ipv4(a)) => vec![IpAddr::V4(a)],
+        Some(Host::Ipv6(a)) => vec![IpAddr::V6(a)],
+        Some(Host::Domain(d)) => {
+            let found = timeout_at(deadline, tokio::net::lookup_host((d, port)))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| transport(format!("Could not resolve host: {d} ({e})")))?;
+            found.map(|s| s.ip()).collect()
+        }
+        None => Vec::new(),
+    };
+    if addrs.is_empty() {
+        return Err(transport("Could not resolve host"));
+    }
+    // Every answer must be acceptable: one bad record refuses the host.
+    for a in &addrs {
+        if let Err(why) = copyupload::address_allowed(*a, allow) {
+            return Err(ApiError::new(
+                "copyuploadbadurl",
+                format!(
+                    "Upload not allowed from this URL: {} resolves to {a}, {why}. Only public addresses are fetched (see copy_uploads_allow_private).",
+                    url.host_str().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(addrs[0])
+}
+
+/// Downloads `start` (already checked by [`check_url`]) into a temporary blob.
+pub async fn fetch(app: &AppState, start: Url) -> Result<Fetched, ApiError> {
+    let cfg = &app.config;
+    let allow = allowed_ranges(app);
+    let deadline = Instant::now() + Duration::from_secs(cfg.copy_upload_timeout.max(1));
+    let max = cfg.max_upload_size;
+    let mut url = start;
+    let mut hop: u32 = 0;
+    loop {
+        let ip = resolve_checked(&url, &allow, deadline).await?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(cfg.copy_upload_timeout.clamp(1, 60)))
+            .user_agent(concat!(
+                "mwstore/",
+                env!("CARGO_PKG_VERSION"),
+                " (upload by URL)"
+            ));
+        if let Some(Host::Domain(d)) = url.host() {
+            // Pin the connection to the address that was checked.
+            builder = builder.resolve(d, SocketAddr::new(ip, port));
+        }
+        let client = builder.build().map_err(transport)?;
+        let resp = timeout_at(deadline, client.get(url.clone()).send())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| {
+                if e.is_timeout() {
+                    timed_out()
+                } else {
+                    transport(error_chain(&e))
+                }
+            })?;
+        let status = resp.status();
+        if status.is_redirection() {
+            if hop >= cfg.copy_upload_max_redirects {
+                return Err(ApiError::new(
+                    "upload-too-many-redirects",
+                    "The URL contained too many redirects",
+                ));
+            }
+            let Some(loc) = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            else {
+                return Err(ApiError::new(
+                    "http-bad-status",
+                    format!(
+                        "There was a problem during the HTTP request: {} {} (redirect without Location)",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("")
+                    ),
+                ));
+            };
+            // Relative locations keep the scheme, host and port of the current URL.
+            let next = url.join(loc).map_err(|_| invalid_url(loc))?;
+            url = check_url(app, next.as_str())?;
+            hop += 1;
+            continue;
+        }
+        if !status.is_success() {
+            return Err(ApiError::new(
+                "http-bad-status",
+                format!(
+                    "There was a problem during the HTTP request: {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                ),
+            ));
+        }
+        if resp.content_length().is_some_and(|l| l > max) {
+            return Err(crate::body::file_too_large(max));
+        }
+        let mut blob = app.blobs.create_temp().await?;
+        let mut hasher = Sha1::new();
+        let mut size: u64 = 0;
+        let mut stream = resp.bytes_stream();
+        loop {
+            let next = timeout_at(deadline, stream.next())
+                .await
+                .map_err(|_| timed_out())?;
+            let Some(chunk) = next else { break };
+            let chunk = chunk.map_err(|e| {
+                if e.is_timeout() {
+                    timed_out()
+                } else {
+                    transport(error_chain(&e))
+                }
+            })?;
+            size += chunk.len() as u64;
+            if size > max {
+                blob.discard().await;
+                return Err(crate::body::file_too_large(max));
+            }
+            hasher.update(&chunk);
+            blob.write(&chunk).await?;
+        }
+        blob.finish().await?;
+        return Ok(Fetched {
+            blob,
+            size,
+            sha1: hex::encode(hasher.finalize()),
+        });
+    }
+}
