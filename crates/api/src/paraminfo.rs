@@ -1156,6 +1156,18 @@ pub fn module_by_path(path: &str) -> Option<&'static Module> {
     MODULES.iter().find(|m| m.path == path)
 }
 
+/// The allowed values of an enum parameter, as the module table declares them (the one
+/// source for both validation and `action=paraminfo`).
+pub fn enum_values(module_path: &str, param: &str) -> &'static [&'static str] {
+    match module_by_path(module_path)
+        .and_then(|m| m.param(param))
+        .map(|p| &p.ty)
+    {
+        Some(ParamType::Enum(values)) => values,
+        _ => &[],
+    }
+}
+
 /// What the paraminfo output depends on besides the module list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParamInfoContext<'a> {

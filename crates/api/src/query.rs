@@ -808,22 +808,7 @@ async fn info_prop(req: &Req, e: &PageEntry, o: &mut Map<String, Value>) -> Resu
         .multi(
             "info",
             "inprop",
-            Some(&[
-                "protection",
-                "talkid",
-                "watched",
-                "watchers",
-                "visitingwatchers",
-                "notificationtimestamp",
-                "subjectid",
-                "associatedpage",
-                "url",
-                "preload",
-                "displaytitle",
-                "varianttitles",
-                "linkclasses",
-                "readable",
-            ]),
+            Some(crate::paraminfo::enum_values("query+info", "prop")),
             50,
         )?
         .unwrap_or_default();
@@ -954,23 +939,7 @@ async fn revisions_prop(
         .multi(
             "revisions",
             "rvprop",
-            Some(&[
-                "ids",
-                "flags",
-                "timestamp",
-                "user",
-                "userid",
-                "size",
-                "slotsize",
-                "sha1",
-                "slotsha1",
-                "contentmodel",
-                "comment",
-                "parsedcomment",
-                "content",
-                "tags",
-                "roles",
-            ]),
+            Some(crate::paraminfo::enum_values("query+revisions", "prop")),
             50,
         )?
         .unwrap_or_else(|| {
@@ -1114,25 +1083,7 @@ fn aiprops(req: &Req) -> Result<InfoProps, ApiError> {
         .multi(
             "allimages",
             "aiprop",
-            Some(&[
-                "timestamp",
-                "user",
-                "userid",
-                "comment",
-                "parsedcomment",
-                "canonicaltitle",
-                "url",
-                "size",
-                "dimensions",
-                "sha1",
-                "mime",
-                "mediatype",
-                "metadata",
-                "commonmetadata",
-                "extmetadata",
-                "bitdepth",
-                "badfile",
-            ]),
+            Some(crate::paraminfo::enum_values("query+allimages", "prop")),
             50,
         )?
         .unwrap_or_else(|| vec!["timestamp".into(), "url".into()]);
@@ -1309,18 +1260,7 @@ async fn logevents(req: &Req, high: bool) -> Result<(Vec<Value>, Option<String>)
         .multi(
             "logevents",
             "leprop",
-            Some(&[
-                "ids",
-                "title",
-                "type",
-                "user",
-                "userid",
-                "timestamp",
-                "comment",
-                "parsedcomment",
-                "details",
-                "tags",
-            ]),
+            Some(crate::paraminfo::enum_values("query+logevents", "prop")),
             50,
         )?
         .unwrap_or_else(|| {
@@ -1518,20 +1458,7 @@ async fn filearchive(req: &Req, high: bool) -> Result<(Vec<Value>, Option<String
         .multi(
             "filearchive",
             "faprop",
-            Some(&[
-                "sha1",
-                "timestamp",
-                "user",
-                "size",
-                "dimensions",
-                "description",
-                "parseddescription",
-                "mime",
-                "mediatype",
-                "metadata",
-                "bitdepth",
-                "archivename",
-            ]),
+            Some(crate::paraminfo::enum_values("query+filearchive", "prop")),
             50,
         )?
         .unwrap_or_else(|| vec!["timestamp".into()]);
@@ -1643,21 +1570,10 @@ async fn stashimageinfo(req: &Req) -> Result<Vec<Value>, ApiError> {
         .multi(
             "stashimageinfo",
             "siiprop",
-            Some(&[
-                "timestamp",
-                "canonicaltitle",
-                "url",
-                "size",
-                "dimensions",
-                "sha1",
-                "mime",
-                "thumbmime",
-                "metadata",
-                "commonmetadata",
-                "extmetadata",
-                "bitdepth",
-                "badfile",
-            ]),
+            Some(crate::paraminfo::enum_values(
+                "query+stashimageinfo",
+                "prop",
+            )),
             50,
         )?
         .unwrap_or_else(|| vec!["timestamp".into(), "url".into()]);
@@ -1720,27 +1636,7 @@ pub async fn userinfo(req: &Req) -> Result<Map<String, Value>, ApiError> {
         .multi(
             "userinfo",
             "uiprop",
-            Some(&[
-                "blockinfo",
-                "hasmsg",
-                "groups",
-                "groupmemberships",
-                "implicitgroups",
-                "rights",
-                "changeablegroups",
-                "options",
-                "editcount",
-                "ratelimits",
-                "theoreticalratelimits",
-                "email",
-                "realname",
-                "acceptlang",
-                "registrationdate",
-                "unreadcount",
-                "centralids",
-                "latestcontrib",
-                "cancreateaccount",
-            ]),
+            Some(crate::paraminfo::enum_values("query+userinfo", "prop")),
             50,
         )?
         .unwrap_or_default();
@@ -1916,4 +1812,27 @@ pub fn paraminfo(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     let mut m = Map::new();
     m.insert("paraminfo".into(), v);
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn property_lists_come_from_the_module_table() {
+        for m in [
+            "query+userinfo",
+            "query+info",
+            "query+revisions",
+            "query+allimages",
+            "query+logevents",
+            "query+filearchive",
+            "query+stashimageinfo",
+        ] {
+            assert!(
+                !crate::paraminfo::enum_values(m, "prop").is_empty(),
+                "{m} has no prop values"
+            );
+        }
+        assert!(crate::paraminfo::enum_values("query+userinfo", "prop").contains(&"rights"));
+        assert!(crate::paraminfo::enum_values("query+allimages", "prop").contains(&"sha1"));
+    }
 }
