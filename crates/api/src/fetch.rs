@@ -50,7 +50,13 @@ fn timed_out() -> ApiError {
 }
 
 fn transport(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new("http-curl-error", format!("Error fetching URL: {e}"))
+    let mut err = ApiError::new("http-curl-error", format!("Error fetching URL: {e}"));
+    // MediaWiki's status for a failed transfer holds both messages; its header lists both.
+    err.headers.push((
+        "MediaWiki-API-Error",
+        "http-curl-error, http-bad-status".to_owned(),
+    ));
+    err
 }
 
 /// The configured ranges exempt from the guard.

@@ -84,6 +84,39 @@ pub struct ThrottleRule {
     pub seconds: u64,
 }
 
+impl Config {
+    /// Checks values that deserialisation cannot: CIDR ranges, sizes, URLs.
+    pub fn validate(&self) -> Result<(), String> {
+        for r in &self.copy_uploads_allow_private {
+            crate::copyupload::Cidr::parse(r)
+                .map_err(|e| format!("copy_uploads_allow_private: {e}"))?;
+        }
+        if self.max_upload_size == 0 {
+            return Err("max_upload_size must be greater than 0".into());
+        }
+        if self.min_upload_chunk_size == 0 {
+            return Err("min_upload_chunk_size must be greater than 0".into());
+        }
+        if !self.public_url.is_empty()
+            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+        {
+            return Err(format!(
+                "public_url must start with http:// or https:// (got {:?})",
+                self.public_url
+            ));
+        }
+        if self.cookie_prefix.is_empty()
+            || !self
+                .cookie_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err("cookie_prefix must be non-empty ASCII letters, digits, _ or -".into());
+        }
+        Ok(())
+    }
+}
+
 fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -159,5 +192,25 @@ impl Default for Config {
             cross_site_ajax_domains: Vec::new(),
             cookie_prefix: "mwstore".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(Config::default().validate().is_ok());
+        let c = Config {
+            copy_uploads_allow_private: vec!["127.0.0.1/40".into()],
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            public_url: "example.org".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
     }
 }
