@@ -13,6 +13,8 @@ use mwstore_api::auth;
 use mwstore_domain::config::Config;
 use mwstore_storage::{BotPassword, LocalBlobStore, Repo, SqliteRepo};
 
+mod upload_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "mwstore",
@@ -57,6 +59,8 @@ enum Command {
         #[command(subcommand)]
         command: BotCommand,
     },
+    /// Upload files to a MediaWiki API (mwstore or MediaWiki).
+    Upload(upload_cmd::UploadArgs),
 }
 
 #[derive(Subcommand)]
@@ -136,6 +140,8 @@ fn load_config(
     let cfg: Config = fig
         .extract()
         .context("invalid configuration (unknown keys and bad values are refused)")?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     Ok(cfg)
 }
 
@@ -362,5 +368,9 @@ async fn main() -> Result<()> {
         } => serve(common, listen, public_url).await,
         Command::User { command } => user_command(command).await,
         Command::Botpassword { command } => bot_command(command).await,
+        Command::Upload(args) => {
+            let status = upload_cmd::run(args).await?;
+            std::process::exit(status)
+        }
     }
 }

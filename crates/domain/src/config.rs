@@ -97,9 +97,9 @@ impl Config {
         if self.min_upload_chunk_size == 0 {
             return Err("min_upload_chunk_size must be greater than 0".into());
         }
-        if !self.public_url.is_empty()
-            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
-        {
+        let scheme_ok =
+            self.public_url.starts_with("http://") || self.public_url.starts_with("https://");
+        if !self.public_url.is_empty() && !scheme_ok {
             return Err(format!(
                 "public_url must start with http:// or https:// (got {:?})",
                 self.public_url
