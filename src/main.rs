@@ -13,6 +13,7 @@ use mwstore_api::auth;
 use mwstore_domain::config::Config;
 use mwstore_storage::{BotPassword, LocalBlobStore, Repo, SqliteRepo};
 
+mod bench_cmd;
 mod upload_cmd;
 
 #[derive(Parser)]
@@ -61,6 +62,8 @@ enum Command {
     },
     /// Upload files to a MediaWiki API (mwstore or MediaWiki).
     Upload(upload_cmd::UploadArgs),
+    /// Measure upload performance of a MediaWiki API (mwstore or MediaWiki).
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -370,6 +373,10 @@ async fn main() -> Result<()> {
         Command::Botpassword { command } => bot_command(command).await,
         Command::Upload(args) => {
             let status = upload_cmd::run(args).await?;
+            std::process::exit(status)
+        }
+        Command::Bench(args) => {
+            let status = bench_cmd::run(args).await?;
             std::process::exit(status)
         }
     }
