@@ -175,6 +175,18 @@ pub struct FilePart<'a> {
     pub data: Vec<u8>,
 }
 
+/// Status, headers and JSON body (or the raw text when it is not JSON) of a response.
+pub async fn answer(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.expect("body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 impl Client {
     pub fn new(server: &Server) -> Client {
         Client {
@@ -197,14 +209,7 @@ impl Client {
             .send()
             .await
             .expect("GET");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        answer(r).await
     }
 
     /// POST urlencoded.
@@ -216,14 +221,7 @@ impl Client {
             .send()
             .await
             .expect("POST");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        answer(r).await
     }
 
     /// POST multipart with text fields and file parts.
@@ -250,14 +248,7 @@ impl Client {
             .send()
             .await
             .expect("POST multipart");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        answer(r).await
     }
 
     /// POST a raw body with a given Content-Type.
@@ -274,14 +265,7 @@ impl Client {
             .send()
             .await
             .expect("POST raw");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        answer(r).await
     }
 
     /// Logs in with `action=login` (fetching a login token first).
