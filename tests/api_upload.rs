@@ -13,27 +13,7 @@ fn strings(list: &[&str]) -> Vec<String> {
 
 /// Key order of `imageinfo` in a publish result (new description page).
 fn published_keys() -> Vec<String> {
-    strings(&[
-        "timestamp",
-        "user",
-        "userid",
-        "size",
-        "width",
-        "height",
-        "parsedcomment",
-        "comment",
-        "html",
-        "canonicaltitle",
-        "url",
-        "descriptionurl",
-        "sha1",
-        "metadata",
-        "commonmetadata",
-        "extmetadata",
-        "mime",
-        "mediatype",
-        "bitdepth",
-    ])
+    published_imageinfo_keys(false)
 }
 
 /// Key order of `imageinfo` for a stashed file.

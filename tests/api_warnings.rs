@@ -116,28 +116,7 @@ async fn reupload_exists_nochange_duplicateversions_and_history() {
     c.eq(
         "imageinfo keys (page existed: descriptionshorturl)",
         keys(ii),
-        strings(&[
-            "timestamp",
-            "user",
-            "userid",
-            "size",
-            "width",
-            "height",
-            "parsedcomment",
-            "comment",
-            "html",
-            "canonicaltitle",
-            "url",
-            "descriptionurl",
-            "descriptionshorturl",
-            "sha1",
-            "metadata",
-            "commonmetadata",
-            "extmetadata",
-            "mime",
-            "mediatype",
-            "bitdepth",
-        ]),
+        published_imageinfo_keys(true),
     );
     c.eq("sha1", &ii["sha1"], &json!(sha1_hex(&v2)));
     c.eq(

@@ -847,3 +847,34 @@ pub fn multipart_body(boundary: &str, eol: &str, parts: &[RawPart<'_>], closed: 
     }
     out
 }
+
+/// Key order of `imageinfo` for a published file, as MediaWiki returns it after an upload;
+/// `descriptionshorturl` is present only when the description page existed before.
+pub fn published_imageinfo_keys(with_short_url: bool) -> Vec<String> {
+    [
+        "timestamp",
+        "user",
+        "userid",
+        "size",
+        "width",
+        "height",
+        "parsedcomment",
+        "comment",
+        "html",
+        "canonicaltitle",
+        "url",
+        "descriptionurl",
+        "descriptionshorturl",
+        "sha1",
+        "metadata",
+        "commonmetadata",
+        "extmetadata",
+        "mime",
+        "mediatype",
+        "bitdepth",
+    ]
+    .iter()
+    .filter(|k| with_short_url || **k != "descriptionshorturl")
+    .map(|k| (*k).to_owned())
+    .collect()
+}

@@ -51,28 +51,30 @@ fn meta_from(row: &SqliteRow, p: &str) -> Result<FileMeta, sqlx::Error> {
     })
 }
 
-fn image_from(row: &SqliteRow) -> Result<FileVersion, sqlx::Error> {
+/// A file version from an `image` (prefix `img`) or `oldimage` (prefix `oi`) row.
+fn version_from(row: &SqliteRow, p: &str) -> Result<FileVersion, sqlx::Error> {
+    let col = |c: &str| format!("{p}_{c}");
     Ok(FileVersion {
-        name: row.try_get("img_name")?,
-        archive_name: None,
-        meta: meta_from(row, "img")?,
-        description: row.try_get("img_description")?,
-        user_id: row.try_get("img_user")?,
-        user_text: row.try_get("img_user_text")?,
-        timestamp: row.try_get("img_timestamp")?,
+        name: row.try_get(col("name").as_str())?,
+        archive_name: if p == "oi" {
+            Some(row.try_get(col("archive_name").as_str())?)
+        } else {
+            None
+        },
+        meta: meta_from(row, p)?,
+        description: row.try_get(col("description").as_str())?,
+        user_id: row.try_get(col("user").as_str())?,
+        user_text: row.try_get(col("user_text").as_str())?,
+        timestamp: row.try_get(col("timestamp").as_str())?,
     })
 }
 
+fn image_from(row: &SqliteRow) -> Result<FileVersion, sqlx::Error> {
+    version_from(row, "img")
+}
+
 fn oldimage_from(row: &SqliteRow) -> Result<FileVersion, sqlx::Error> {
-    Ok(FileVersion {
-        name: row.try_get("oi_name")?,
-        archive_name: Some(row.try_get("oi_archive_name")?),
-        meta: meta_from(row, "oi")?,
-        description: row.try_get("oi_description")?,
-        user_id: row.try_get("oi_user")?,
-        user_text: row.try_get("oi_user_text")?,
-        timestamp: row.try_get("oi_timestamp")?,
-    })
+    version_from(row, "oi")
 }
 
 fn archived_from(row: &SqliteRow) -> Result<ArchivedFile, sqlx::Error> {
