@@ -163,6 +163,9 @@ pub async fn queue_publish(
             ));
         }
     }
+    // A publish queued by another request may have finished between this request's stash
+    // lookup and taking the lock: the entry is consumed then, and nothing is queued again.
+    crate::upload::load_stash(req, &key).await?;
     set_status(
         &app,
         req.user.id,
