@@ -416,11 +416,23 @@ async fn login_failures() {
 
     c.step("01#11 login token again (same session, same token)");
     let (_, token2) = login_token(&anon).await;
-    c.eq(
-        "login token unchanged within the session",
-        token2.as_str(),
-        token.as_str(),
-    );
+    // A token is an HMAC over the session secret and the current second, followed by that
+    // second in hex: within one second the session's token is the same string, and one
+    // fetched a second later differs only because the time did.
+    let stamp = |t: &str| t.get(32..40).map(str::to_owned).unwrap_or_default();
+    if stamp(&token2) == stamp(&token) {
+        c.eq(
+            "login token unchanged within the session",
+            token2.as_str(),
+            token.as_str(),
+        );
+    } else {
+        c.ok(
+            "a later token is of the same shape",
+            token2.len() == token.len() && token2.ends_with("+\\"),
+            &token2,
+        );
+    }
 
     c.step("01#12 action=login for a non-existent user");
     let (_, _, v) = do_login(&anon, "NoSuchUser@bot", &lgpassword, &token).await;
