@@ -20,6 +20,8 @@ pub struct Server {
     pub base: String,
     pub admin_password: Option<String>,
     config: Option<PathBuf>,
+    /// Set when the data directory is a filesystem of the server's own mount namespace.
+    small_disk: bool,
 }
 
 impl Server {
@@ -36,6 +38,18 @@ impl Server {
 
     /// Starts a server on an existing data directory.
     pub fn start_in(dir: tempfile::TempDir, toml: &str) -> Server {
+        Self::spawn(dir, toml, None)
+    }
+
+    /// Starts a server whose data directory is a tmpfs of `mib` MiB, mounted in a mount
+    /// namespace of the server's own (`unshare`), so that a test can fill the disk. The test
+    /// sees that filesystem through [`Server::data_dir`] (`/proc/PID/root/...`).
+    pub fn start_on_small_disk(mib: u32, toml: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn(dir, toml, Some(mib))
+    }
+
+    fn spawn(dir: tempfile::TempDir, toml: &str, small_disk: Option<u32>) -> Server {
         let config = if toml.is_empty() {
             None
         } else {
@@ -43,7 +57,31 @@ impl Server {
             std::fs::write(&p, toml).expect("write config");
             Some(p)
         };
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match small_disk {
+            None => Command::new(BIN),
+            Some(mib) => {
+                let data = dir.path().join("data");
+                std::fs::create_dir_all(&data).expect("mkdir data");
+                let mut c = Command::new("unshare");
+                // As root a mount namespace is enough; otherwise a user namespace maps us
+                // to root inside it.
+                c.args(if is_root() {
+                    &["--mount"][..]
+                } else {
+                    &["--user", "--map-root-user", "--mount"][..]
+                });
+                c.args([
+                    "sh",
+                    "-c",
+                    "mount -t tmpfs -o size=\"$1\"m tmpfs \"$2\" && shift 2 && exec \"$@\"",
+                    "sh",
+                ])
+                .arg(mib.to_string())
+                .arg(&data)
+                .arg(BIN);
+                c
+            }
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -90,11 +128,19 @@ impl Server {
             base,
             admin_password,
             config,
+            small_disk: small_disk.is_some(),
         }
     }
 
+    /// The server's data directory, as the server sees it.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        let data = self.dir.path().join("data");
+        if self.small_disk {
+            let rel = data.strip_prefix("/").unwrap_or(&data);
+            Path::new(&format!("/proc/{}/root", self.child.id())).join(rel)
+        } else {
+            data
+        }
     }
 
     pub fn api(&self) -> String {
@@ -103,8 +149,22 @@ impl Server {
 
     /// Runs an admin command against this server's data directory.
     pub fn admin(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args).arg("--data-dir").arg(self.data_dir());
+        let mut cmd = if self.small_disk {
+            // Inside the server's mount namespace: SQLite resolves the `/proc/PID/root`
+            // link of `data_dir()` to our own root, so that path does not reach the tmpfs.
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--target={}", self.child.id()));
+            if !is_root() {
+                c.args(["--user", "--preserve-credentials"]);
+            }
+            c.arg("--mount").arg(BIN);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"));
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
@@ -151,6 +211,14 @@ impl Server {
         let _ = self.child.wait();
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false)
 }
 
 impl Drop for Server {

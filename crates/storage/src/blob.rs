@@ -245,19 +245,28 @@ impl BlobStore for LocalBlobStore {
                 .open(&dst)?;
             out.set_len(offset)?;
             out.seek(std::io::SeekFrom::Start(offset))?;
-            let mut input = std::fs::File::open(&src)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = input.read(&mut buf)?;
-                if n == 0 {
-                    break;
+            let appended = (|| -> std::io::Result<()> {
+                let mut input = std::fs::File::open(&src)?;
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = input.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    out.write_all(&buf[..n])?;
                 }
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n])?;
-            }
-            out.sync_data()?;
-            if offset == 0 {
-                std::fs::File::open(&dir)?.sync_all()?;
+                out.sync_data()?;
+                if offset == 0 {
+                    std::fs::File::open(&dir)?.sync_all()?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = appended {
+                // Give back what a failed append wrote (on a full disk, that is the space
+                // the next attempt needs); the upload stays at `offset`.
+                let _ = out.set_len(offset);
+                return Err(e.into());
             }
             Ok(hasher)
         })
