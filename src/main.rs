@@ -199,7 +199,11 @@ async fn serve(common: Common, listen: Option<String>, public_url: Option<String
         db_version,
     ));
     mwstore_api::spawn_sweeper(state.clone());
-    mwstore_api::jobs::spawn_runner(state.clone());
+    if cfg.run_jobs {
+        mwstore_api::jobs::spawn_runner(state.clone());
+    } else {
+        println!("Upload jobs are held (run_jobs = false): async uploads stay queued.");
+    }
     let app = mwstore_api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     println!(
         "mwstore listening on {server}/w/api.php (data in {})",

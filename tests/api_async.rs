@@ -287,3 +287,114 @@ async fn async_publish_with_warnings_needs_ignorewarnings() {
     assert_eq!(done["upload"]["result"], "Success", "{done}");
     assert_eq!(done["upload"]["filename"], "Async-dup-b.png");
 }
+
+/// Logs Alice in on `server` (a restarted server needs a new client: its port is new).
+async fn alice_on(server: &common::Server, lgname: &str, lgpassword: &str) -> Client {
+    let mut c = Client::new(server);
+    assert_eq!(
+        c.login(lgname, lgpassword).await["login"]["result"],
+        "Success"
+    );
+    c
+}
+
+#[tokio::test]
+async fn queued_jobs_survive_kill_and_run_after_restart() {
+    // Jobs held (run_jobs = false), so that each kill lands while a job is queued.
+    let held = "run_jobs = false\n";
+    let server = common::Server::start_with_config(held);
+    server.add_user("Alice", "alice-password-1", "");
+    let (lgname, lgpassword) = server.bot_password(
+        "Alice",
+        "bot",
+        "basic,uploadfile,uploadeditmovefile,createeditmovepage",
+    );
+    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let file = common::make_png(200, 200, 909);
+    let name = "Async-restart.png";
+    let cs = 32 * 1024;
+    let mut key = None::<String>;
+    let mut last = Value::Null;
+    for start in (0..file.len()).step_by(cs) {
+        let end = (start + cs).min(file.len());
+        last = chunk(
+            &alice,
+            name,
+            file.len(),
+            start,
+            key.as_deref(),
+            &file[start..end],
+            true,
+        )
+        .await;
+        key = last["upload"]["filekey"].as_str().map(str::to_owned);
+    }
+    assert_eq!(last["upload"]["result"], "Poll", "{last}");
+    let key = key.expect("filekey");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let st = checkstatus(&alice, &key).await;
+    assert_eq!(st["upload"]["stage"], "queued", "{st}");
+
+    // kill -9 with the assembly queued; a server that runs jobs finishes it.
+    let dir = server.kill();
+    let server = common::Server::start_in(dir, "");
+    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let done = poll(&alice, &key).await;
+    assert_eq!(done["upload"]["result"], "Success", "{done}");
+    assert_eq!(done["upload"]["stage"], "assembling");
+    assert_eq!(done["upload"]["imageinfo"]["sha1"], sha1_hex(&file));
+    let stashed = done["upload"]["filekey"]
+        .as_str()
+        .expect("stashed filekey")
+        .to_owned();
+
+    // The same for a queued publish.
+    let dir = server.kill();
+    let server = common::Server::start_in(dir, held);
+    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let token = alice.token();
+    let (_, _, v) = alice
+        .post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", &stashed),
+            ("filename", name),
+            ("text", "Published after a restart."),
+            ("async", "1"),
+            ("token", &token),
+        ])
+        .await;
+    assert_eq!(v["upload"]["result"], "Poll", "{v}");
+    assert_eq!(v["upload"]["stage"], "queued");
+    let dir = server.kill();
+    let server = common::Server::start_in(dir, "");
+    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let done = poll(&alice, &stashed).await;
+    assert_eq!(done["upload"]["result"], "Success", "{done}");
+    assert_eq!(done["upload"]["stage"], "publish");
+    assert_eq!(done["upload"]["imageinfo"]["sha1"], sha1_hex(&file));
+    let url = done["upload"]["imageinfo"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let (status, _, body) = alice.fetch(reqwest::Method::GET, &url, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha1_hex(&body), sha1_hex(&file));
+    // Published exactly once.
+    let (_, _, v) = alice
+        .get(&[
+            ("action", "query"),
+            ("format", "json"),
+            ("prop", "imageinfo"),
+            ("titles", &format!("File:{name}")),
+            ("iiprop", "sha1"),
+            ("iilimit", "max"),
+        ])
+        .await;
+    let infos = v["query"]["pages"]
+        .as_object()
+        .and_then(|p| p.values().next())
+        .map(|p| p["imageinfo"].clone())
+        .unwrap_or_default();
+    assert_eq!(infos.as_array().map(Vec::len), Some(1), "{v}");
+}

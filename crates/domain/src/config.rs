@@ -47,6 +47,11 @@ pub struct Config {
     pub upload_stash_max_age: u64,
     /// `$wgEnableAsyncUploads`. On by default: the server runs the jobs itself.
     pub enable_async_uploads: bool,
+    /// Whether this server runs the queued upload jobs (assembly and publishing of `async`
+    /// uploads), as MediaWiki's web requests do with a non-zero `$wgJobRunRate`. Turned off
+    /// only to hold jobs during maintenance: they stay queued in the database, and
+    /// `checkstatus` answers `queued`, until a server with it on starts.
+    pub run_jobs: bool,
     /// `$wgAllowCopyUploads`.
     pub allow_copy_uploads: bool,
     /// `$wgCopyUploadsDomains`.
@@ -165,6 +170,7 @@ impl Default for Config {
             upload_size_warning: 0,
             upload_stash_max_age: 6 * 3600,
             enable_async_uploads: true,
+            run_jobs: true,
             allow_copy_uploads: false,
             copy_uploads_domains: Vec::new(),
             copy_uploads_allow_private: Vec::new(),
