@@ -16,8 +16,9 @@ use crate::error::ApiError;
 pub struct UploadedFile {
     pub blob: BlobWriter,
     pub size: u64,
-    /// 40-char hex SHA-1 of the content.
-    pub sha1: String,
+    /// 40-char hex SHA-1 of the content; `None` for a `chunk` part, which is hashed as it is
+    /// appended to its upload.
+    pub sha1: Option<String>,
     /// The part's own filename (never trusted for anything).
     pub part_filename: String,
     /// The part was larger than the configured maximum; its bytes were discarded.

@@ -264,10 +264,13 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
                 "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
             ));
         };
+        let Some(sha1) = f.sha1.clone() else {
+            return Err(ApiError::new("badupload", "The file could not be read."));
+        };
         Received {
             path: f.blob.path().to_path_buf(),
             size: f.size,
-            sha1: f.sha1.clone(),
+            sha1,
             temp: Some(f.blob),
             from_stash: None,
             from_url: false,
