@@ -241,6 +241,17 @@ async fn async_chunked_and_direct() {
 
 #[tokio::test]
 async fn resume_after_killed_client() {
+    resume_after_interruption("KILL").await;
+}
+
+#[tokio::test]
+async fn resume_after_ctrl_c() {
+    resume_after_interruption("INT").await;
+}
+
+/// Interrupts a chunked upload with `signal` once it has made progress, then finishes it
+/// with `--resume`.
+async fn resume_after_interruption(signal: &str) {
     let (server, user, pw) = alice_server();
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
@@ -259,7 +270,9 @@ async fn resume_after_killed_client() {
         &state,
         &["--chunk-size", "16KiB", "--limit-rate", "256KiB", file_s],
     );
-    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let stderr_path = tmp.path().join("stderr");
+    c.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let recorded = loop {
@@ -277,8 +290,22 @@ async fn resume_after_killed_client() {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    if signal == "INT" {
+        // Ctrl-C: the command stops itself, says how to go on, and exits with 130.
+        assert_eq!(status.code(), Some(130), "{status:?}");
+        let err = std::fs::read_to_string(&stderr_path).unwrap();
+        assert!(
+            err.contains("run the same command with --resume"),
+            "stderr:\n{err}"
+        );
+    }
     assert!(recorded < size / 2, "recorded offset {recorded}");
     assert_eq!(state_files(&state).len(), 1);
 
