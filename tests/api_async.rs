@@ -5,9 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{server_with_alice_bob, sha1_hex, Client, FilePart};
+use common::{server_with_alice_bob, sha1_hex, ChunkSession, Client};
 use serde_json::Value;
 
+/// One chunk of an upload to the stash, with `async` when asked for.
 async fn chunk(
     c: &Client,
     name: &str,
@@ -17,30 +18,11 @@ async fn chunk(
     data: &[u8],
     async_flag: bool,
 ) -> Value {
-    let token = c.token();
-    let (size, off) = (size.to_string(), offset.to_string());
-    let mut p: Vec<(&str, &str)> = vec![
-        ("action", "upload"),
-        ("format", "json"),
-        ("stash", "1"),
-        ("filename", name),
-        ("filesize", &size),
-        ("offset", &off),
-    ];
-    if let Some(k) = key {
-        p.push(("filekey", k));
-    }
+    let mut s = ChunkSession::new(c, name, size, true);
     if async_flag {
-        p.push(("async", "1"));
+        s = s.with("async", "1");
     }
-    p.push(("token", &token));
-    let files = vec![FilePart {
-        field: "chunk",
-        filename: "blob",
-        content_type: Some("application/octet-stream"),
-        data: data.to_vec(),
-    }];
-    c.post_multipart(&p, files).await.2
+    s.send(offset, key, data).await.2
 }
 
 async fn checkstatus(c: &Client, key: &str) -> Value {

@@ -15,67 +15,6 @@ fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// One chunked upload as a client drives it: name, claimed size and mode.
-struct Session<'a> {
-    client: &'a Client,
-    filename: String,
-    /// The `filesize` parameter (`None`: not sent).
-    filesize: Option<u64>,
-    stash: bool,
-    /// Extra parameters sent with every chunk.
-    extra: Vec<(&'static str, String)>,
-}
-
-impl<'a> Session<'a> {
-    fn new(client: &'a Client, filename: &str, filesize: usize, stash: bool) -> Session<'a> {
-        Session {
-            client,
-            filename: filename.to_owned(),
-            filesize: Some(filesize as u64),
-            stash,
-            extra: Vec::new(),
-        }
-    }
-
-    /// Sends one chunk like mediawiki.Upload and pywikibot do: multipart field `chunk`,
-    /// part filename `blob`, `application/octet-stream`.
-    async fn send(&self, offset: usize, filekey: Option<&str>, data: &[u8]) -> Resp {
-        let token = self.client.token();
-        let offset = offset.to_string();
-        let filesize = self.filesize.map(|f| f.to_string());
-        let mut p: Vec<(&str, &str)> = vec![
-            ("format", "json"),
-            ("action", "upload"),
-            ("filename", &self.filename),
-        ];
-        if let Some(fs) = &filesize {
-            p.push(("filesize", fs));
-        }
-        p.push(("offset", &offset));
-        if self.stash {
-            p.push(("stash", "1"));
-        }
-        if let Some(k) = filekey {
-            p.push(("filekey", k));
-        }
-        for (k, v) in &self.extra {
-            p.push((k, v));
-        }
-        p.push(("token", &token));
-        self.client
-            .post_multipart(
-                &p,
-                vec![FilePart {
-                    field: "chunk",
-                    filename: "blob",
-                    content_type: Some("application/octet-stream"),
-                    data: data.to_vec(),
-                }],
-            )
-            .await
-    }
-}
-
 /// Checks a `Continue` answer (exactly `result`, `offset`, `filekey`) and returns the key.
 fn expect_continue(c: &mut Check, r: &Resp, offset: usize) -> String {
     let up = c.upload_result(r, "Continue");
@@ -92,7 +31,7 @@ fn expect_continue(c: &mut Check, r: &Resp, offset: usize) -> String {
 /// answer and returns (session key, last response).
 async fn send_rest(
     c: &mut Check,
-    s: &Session<'_>,
+    s: &ChunkSession<'_>,
     data: &[u8],
     from: usize,
     key: Option<String>,
@@ -285,7 +224,7 @@ async fn chunked_stash_then_commit_and_read_back() {
     let mut c = Check::new(&server);
     let data = make_png(300, 300, 11);
     let name = "Anchor-chunked.png";
-    let s = Session::new(&alice, name, data.len(), true);
+    let s = ChunkSession::new(&alice, name, data.len(), true);
 
     c.step("07 first chunk (offset 0, 64 KiB)");
     let r = s.send(0, None, &data[..64 * KIB]).await;
@@ -399,7 +338,7 @@ async fn chunked_without_stash() {
     let mut c = Check::new(&server);
     let data = make_png(400, 400, 12);
     let name = "Anchor-chunked-nostash.png";
-    let s = Session::new(&alice, name, data.len(), false);
+    let s = ChunkSession::new(&alice, name, data.len(), false);
 
     c.step("07 chunks of 100 KiB without stash=1");
     let (k, r) = send_rest(&mut c, &s, &data, 0, None, 100 * KIB).await;
@@ -419,7 +358,7 @@ async fn chunk_errors_match_mediawiki() {
     let mut c = Check::new(&server);
     let data = make_png(300, 300, 21);
     let name = "Anchor-chunk-errors.png";
-    let s = Session::new(&alice, name, data.len(), true);
+    let s = ChunkSession::new(&alice, name, data.len(), true);
     let c1 = &data[..64 * KIB];
     let c2 = &data[64 * KIB..128 * KIB];
 
@@ -476,7 +415,7 @@ async fn chunk_errors_match_mediawiki() {
     );
 
     c.step("07 chunk that would run past filesize");
-    let mut short = Session::new(&alice, name, 64 * KIB + 10, true);
+    let mut short = ChunkSession::new(&alice, name, 64 * KIB + 10, true);
     let r = short.send(64 * KIB, Some(&k), c2).await;
     c.error(
         &r,
@@ -500,7 +439,7 @@ async fn chunk_errors_match_mediawiki() {
     // MediaWiki clamps the value (with the warning) and carries on until the last chunk
     // overflows; mwstore keeps the warning but refuses the upload on its first chunk.
     c.step("07 filesize above max_upload_size: refused up front, with the clamp warning");
-    let big = Session::new(&alice, name, 5_000_000, true);
+    let big = ChunkSession::new(&alice, name, 5_000_000, true);
     let r = big.send(0, None, c1).await;
     c.error(
         &r,
@@ -512,7 +451,7 @@ async fn chunk_errors_match_mediawiki() {
         &r.2["warnings"],
         &json!({"upload": {"*": "The value \"5000000\" for parameter \"filesize\" must be between 0 and 4,000,000."}}),
     );
-    let mut big_pt = Session::new(&alice, name, 5_000_000, true);
+    let mut big_pt = ChunkSession::new(&alice, name, 5_000_000, true);
     big_pt.extra.push(("errorformat", "plaintext".into()));
     let r = big_pt.send(0, None, c1).await;
     c.json(
@@ -532,7 +471,7 @@ async fn chunk_errors_match_mediawiki() {
     );
 
     c.step("07 first chunk with a banned extension (.exe)");
-    let exe = Session::new(&alice, "Anchor-chunk-bad.exe", data.len(), true);
+    let exe = ChunkSession::new(&alice, "Anchor-chunk-bad.exe", data.len(), true);
     let r = exe.send(0, None, c1).await;
     let e = c.error(&r, "illegal-filename", Some("The filename is not allowed."));
     c.eq(
@@ -542,12 +481,12 @@ async fn chunk_errors_match_mediawiki() {
     );
 
     c.step("07 first chunk with an illegal file name");
-    let bad = Session::new(&alice, "Anchor<bad>.png", data.len(), true);
+    let bad = ChunkSession::new(&alice, "Anchor<bad>.png", data.len(), true);
     let r = bad.send(0, None, c1).await;
     c.warning(&r, &json!({"badfilename": "Anchor-bad-.png"}), "png");
 
     c.step("07 Bob sends a chunk to Alice's in-progress filekey");
-    let s_bob = Session::new(&bob, name, data.len(), true);
+    let s_bob = ChunkSession::new(&bob, name, data.len(), true);
     let r = s_bob
         .send(128 * KIB, Some(&k), &data[128 * KIB..192 * KIB])
         .await;
@@ -596,7 +535,7 @@ async fn resends_are_idempotent_and_unfinished_sessions_cannot_be_published() {
     let mut c = Check::new(&server);
     let data = make_png(300, 300, 31);
     let name = "Anchor-chunk-resend.png";
-    let s = Session::new(&alice, name, data.len(), true);
+    let s = ChunkSession::new(&alice, name, data.len(), true);
 
     c.step("two chunks");
     let r = s.send(0, None, &data[..64 * KIB]).await;
@@ -643,7 +582,7 @@ async fn resends_are_idempotent_and_unfinished_sessions_cannot_be_published() {
     );
 
     c.step("committing the stash entry of a first-chunk Warning is refused");
-    let bad = Session::new(&alice, "Anchor<bad>.png", data.len(), true);
+    let bad = ChunkSession::new(&alice, "Anchor<bad>.png", data.len(), true);
     let r = bad.send(0, None, &data[..64 * KIB]).await;
     let wk = c.warning(&r, &json!({"badfilename": "Anchor-bad-.png"}), "png");
     let r = alice
@@ -669,7 +608,7 @@ async fn verification_failure_at_assembly_is_specific() {
     let mut c = Check::new(&server);
     let mut html = b"<html><script>alert(1)</script></html>".to_vec();
     html.resize(3000, b' ');
-    let s = Session::new(&alice, "Anchor-html.png", html.len(), true);
+    let s = ChunkSession::new(&alice, "Anchor-html.png", html.len(), true);
 
     c.step("first chunk of HTML bytes named .png");
     let r = s.send(0, None, &html[..2000]).await;
@@ -849,7 +788,7 @@ async fn concurrent_chunks_for_one_session() {
     let mut c = Check::new(&server);
     let data = make_png(350, 350, 51);
     let name = "Anchor-chunk-race.png";
-    let s = Session::new(&alice, name, data.len(), true);
+    let s = ChunkSession::new(&alice, name, data.len(), true);
 
     c.step("first chunk");
     let r = s.send(0, None, &data[..64 * KIB]).await;

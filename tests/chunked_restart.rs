@@ -3,45 +3,7 @@
 
 mod common;
 
-use common::{sha1_hex, Client, FilePart, Server};
-
-async fn send_chunk(
-    c: &Client,
-    filename: &str,
-    filesize: usize,
-    offset: usize,
-    filekey: Option<&str>,
-    data: &[u8],
-) -> serde_json::Value {
-    let token = c.token();
-    let size = filesize.to_string();
-    let off = offset.to_string();
-    let mut params: Vec<(&str, &str)> = vec![
-        ("action", "upload"),
-        ("format", "json"),
-        ("stash", "1"),
-        ("filename", filename),
-        ("filesize", &size),
-        ("offset", &off),
-        ("ignorewarnings", "1"),
-    ];
-    if let Some(k) = filekey {
-        params.push(("filekey", k));
-    }
-    params.push(("token", &token));
-    let (_, _, v) = c
-        .post_multipart(
-            &params,
-            vec![FilePart {
-                field: "chunk",
-                filename: "blob",
-                content_type: Some("application/octet-stream"),
-                data: data.to_vec(),
-            }],
-        )
-        .await;
-    v
-}
+use common::{sha1_hex, ChunkSession, Client, Server};
 
 #[tokio::test]
 async fn chunked_upload_survives_kill_and_restart() {
@@ -61,18 +23,14 @@ async fn chunked_upload_survives_kill_and_restart() {
     let file = common::make_png(300, 300, 4242);
     let chunk = 64 * 1024;
     let name = "Restart-chunked.png";
-    let r = send_chunk(&alice, name, file.len(), 0, None, &file[..chunk]).await;
+    let upload = ChunkSession::new(&alice, name, file.len(), true).with("ignorewarnings", "1");
+    let r = upload.send(0, None, &file[..chunk]).await.2;
     assert_eq!(r["upload"]["result"], "Continue", "{r}");
     let key = r["upload"]["filekey"].as_str().expect("filekey").to_owned();
-    let r = send_chunk(
-        &alice,
-        name,
-        file.len(),
-        chunk,
-        Some(&key),
-        &file[chunk..2 * chunk],
-    )
-    .await;
+    let r = upload
+        .send(chunk, Some(&key), &file[chunk..2 * chunk])
+        .await
+        .2;
     assert_eq!(r["upload"]["offset"], (2 * chunk) as u64, "{r}");
 
     // kill -9 while the upload is in progress, then start again on the same data.
@@ -98,19 +56,12 @@ async fn chunked_upload_survives_kill_and_restart() {
     assert_eq!(st["upload"]["result"], "Continue", "{st}");
     assert_eq!(st["upload"]["offset"], (2 * chunk) as u64, "{st}");
 
+    let upload = ChunkSession::new(&alice, name, file.len(), true).with("ignorewarnings", "1");
     let mut offset = 2 * chunk;
     let mut last = serde_json::Value::Null;
     while offset < file.len() {
         let end = (offset + chunk).min(file.len());
-        last = send_chunk(
-            &alice,
-            name,
-            file.len(),
-            offset,
-            Some(&key),
-            &file[offset..end],
-        )
-        .await;
+        last = upload.send(offset, Some(&key), &file[offset..end]).await.2;
         if end < file.len() {
             assert_eq!(last["upload"]["offset"], end as u64, "{last}");
         }

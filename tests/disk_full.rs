@@ -8,45 +8,10 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{blob_path, header, sha1_hex, Client, FilePart, Resp, Server};
+use common::{blob_path, header, sha1_hex, ChunkSession, Client, FilePart, Resp, Server};
 use serde_json::Value;
 
 const MIB: usize = 1 << 20;
-
-async fn send_chunk(
-    c: &Client,
-    filename: &str,
-    filesize: usize,
-    offset: usize,
-    filekey: Option<&str>,
-    data: &[u8],
-) -> Resp {
-    let token = c.token();
-    let size = filesize.to_string();
-    let off = offset.to_string();
-    let mut params: Vec<(&str, &str)> = vec![
-        ("action", "upload"),
-        ("format", "json"),
-        ("stash", "1"),
-        ("filename", filename),
-        ("filesize", &size),
-        ("offset", &off),
-    ];
-    if let Some(k) = filekey {
-        params.push(("filekey", k));
-    }
-    params.push(("token", &token));
-    c.post_multipart(
-        &params,
-        vec![FilePart {
-            field: "chunk",
-            filename: "blob",
-            content_type: Some("application/octet-stream"),
-            data: data.to_vec(),
-        }],
-    )
-    .await
-}
 
 /// Fills the filesystem of `dir` with one file, then gives back `leave` bytes of it.
 fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
@@ -116,7 +81,8 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
     let file = common::make_png(1024, 1024, 77);
     assert!(file.len() > 3 * MIB);
     let name = "Full-disk.png";
-    let r = send_chunk(&alice, name, file.len(), 0, None, &file[..MIB]).await;
+    let upload = ChunkSession::new(&alice, name, file.len(), true);
+    let r = upload.send(0, None, &file[..MIB]).await;
     assert_eq!(r.2["upload"]["result"], "Continue", "{}", r.2);
     assert_eq!(r.2["upload"]["offset"], MIB as u64);
     let key = r.2["upload"]["filekey"]
@@ -126,15 +92,7 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
 
     // Room for the incoming chunk but not for appending it: the append fails half-way.
     let filler = fill_disk(&data, 3 * MIB as u64 / 2);
-    let r = send_chunk(
-        &alice,
-        name,
-        file.len(),
-        MIB,
-        Some(&key),
-        &file[MIB..2 * MIB],
-    )
-    .await;
+    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
     assert_error(&r, "stashfailed");
     let info = r.2["error"]["info"].as_str().unwrap_or_default();
     assert!(
@@ -147,15 +105,7 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
     // No room at all: even the request body cannot be taken in.
     std::fs::remove_file(&filler).expect("remove filler");
     let filler = fill_disk(&data, 0);
-    let r = send_chunk(
-        &alice,
-        name,
-        file.len(),
-        MIB,
-        Some(&key),
-        &file[MIB..2 * MIB],
-    )
-    .await;
+    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
     assert_error(&r, "backend-fail-writetemp");
     // A direct upload fails the same way, and nothing is published.
     let small = common::make_png(64, 64, 78);
@@ -183,26 +133,10 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
 
     // Space again: the upload goes on where the server said, and finishes intact.
     std::fs::remove_file(&filler).expect("remove filler");
-    let r = send_chunk(
-        &alice,
-        name,
-        file.len(),
-        MIB,
-        Some(&key),
-        &file[MIB..2 * MIB],
-    )
-    .await;
+    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
     assert_eq!(r.2["upload"]["result"], "Continue", "{}", r.2);
     assert_eq!(r.2["upload"]["offset"], (2 * MIB) as u64);
-    let r = send_chunk(
-        &alice,
-        name,
-        file.len(),
-        2 * MIB,
-        Some(&key),
-        &file[2 * MIB..],
-    )
-    .await;
+    let r = upload.send(2 * MIB, Some(&key), &file[2 * MIB..]).await;
     assert_eq!(r.2["upload"]["result"], "Success", "{}", r.2);
     let stashed = r.2["upload"]["filekey"]
         .as_str()

@@ -946,3 +946,75 @@ pub fn published_imageinfo_keys(with_short_url: bool) -> Vec<String> {
     .map(|k| (*k).to_owned())
     .collect()
 }
+
+/// One chunked upload as a client drives it: name, claimed size and mode.
+pub struct ChunkSession<'a> {
+    pub client: &'a Client,
+    pub filename: String,
+    /// The `filesize` parameter (`None`: not sent).
+    pub filesize: Option<u64>,
+    pub stash: bool,
+    /// Extra parameters sent with every chunk.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl<'a> ChunkSession<'a> {
+    pub fn new(
+        client: &'a Client,
+        filename: &str,
+        filesize: usize,
+        stash: bool,
+    ) -> ChunkSession<'a> {
+        ChunkSession {
+            client,
+            filename: filename.to_owned(),
+            filesize: Some(filesize as u64),
+            stash,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds a parameter sent with every chunk.
+    pub fn with(mut self, name: &'static str, value: &str) -> ChunkSession<'a> {
+        self.extra.push((name, value.to_owned()));
+        self
+    }
+
+    /// Sends one chunk like mediawiki.Upload and pywikibot do: multipart field `chunk`,
+    /// part filename `blob`, `application/octet-stream`.
+    pub async fn send(&self, offset: usize, filekey: Option<&str>, data: &[u8]) -> Resp {
+        let token = self.client.token();
+        let offset = offset.to_string();
+        let filesize = self.filesize.map(|f| f.to_string());
+        let mut p: Vec<(&str, &str)> = vec![
+            ("format", "json"),
+            ("action", "upload"),
+            ("filename", &self.filename),
+        ];
+        if let Some(fs) = &filesize {
+            p.push(("filesize", fs));
+        }
+        p.push(("offset", &offset));
+        if self.stash {
+            p.push(("stash", "1"));
+        }
+        if let Some(k) = filekey {
+            p.push(("filekey", k));
+        }
+        for (k, v) in &self.extra {
+            p.push((k, v));
+        }
+        p.push(("token", &token));
+        self.client
+            .post_multipart(
+                &p,
+                vec![FilePart {
+                    field: "chunk",
+                    filename: "blob",
+                    content_type: Some("application/octet-stream"),
+                    data: data.to_vec(),
+                }],
+            )
+            .await
+    }
+}
