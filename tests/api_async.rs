@@ -270,28 +270,13 @@ async fn async_publish_with_warnings_needs_ignorewarnings() {
     assert_eq!(done["upload"]["filename"], "Async-dup-b.png");
 }
 
-/// Logs Alice in on `server` (a restarted server needs a new client: its port is new).
-async fn alice_on(server: &common::Server, lgname: &str, lgpassword: &str) -> Client {
-    let mut c = Client::new(server);
-    assert_eq!(
-        c.login(lgname, lgpassword).await["login"]["result"],
-        "Success"
-    );
-    c
-}
-
 #[tokio::test]
 async fn queued_jobs_survive_kill_and_run_after_restart() {
     // Jobs held (run_jobs = false), so that each kill lands while a job is queued.
     let held = "run_jobs = false\n";
     let server = common::Server::start_with_config(held);
-    server.add_user("Alice", "alice-password-1", "");
-    let (lgname, lgpassword) = server.bot_password(
-        "Alice",
-        "bot",
-        "basic,uploadfile,uploadeditmovefile,createeditmovepage",
-    );
-    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let (lgname, lgpassword) = common::alice_bot(&server);
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let file = common::make_png(200, 200, 909);
     let name = "Async-restart.png";
     let cs = 32 * 1024;
@@ -320,7 +305,7 @@ async fn queued_jobs_survive_kill_and_run_after_restart() {
     // kill -9 with the assembly queued; a server that runs jobs finishes it.
     let dir = server.kill();
     let server = common::Server::start_in(dir, "");
-    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let done = poll(&alice, &key).await;
     assert_eq!(done["upload"]["result"], "Success", "{done}");
     assert_eq!(done["upload"]["stage"], "assembling");
@@ -333,7 +318,7 @@ async fn queued_jobs_survive_kill_and_run_after_restart() {
     // The same for a queued publish.
     let dir = server.kill();
     let server = common::Server::start_in(dir, held);
-    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let token = alice.token();
     let (_, _, v) = alice
         .post(&[
@@ -350,7 +335,7 @@ async fn queued_jobs_survive_kill_and_run_after_restart() {
     assert_eq!(v["upload"]["stage"], "queued");
     let dir = server.kill();
     let server = common::Server::start_in(dir, "");
-    let alice = alice_on(&server, &lgname, &lgpassword).await;
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let done = poll(&alice, &stashed).await;
     assert_eq!(done["upload"]["result"], "Success", "{done}");
     assert_eq!(done["upload"]["stage"], "publish");

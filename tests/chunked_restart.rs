@@ -3,22 +3,13 @@
 
 mod common;
 
-use common::{sha1_hex, ChunkSession, Client, Server};
+use common::{sha1_hex, ChunkSession, Server};
 
 #[tokio::test]
 async fn chunked_upload_survives_kill_and_restart() {
     let server = Server::start();
-    server.add_user("Alice", "alice-password-1", "");
-    let (lgname, lgpassword) = server.bot_password(
-        "Alice",
-        "bot",
-        "basic,uploadfile,uploadeditmovefile,createeditmovepage",
-    );
-    let mut alice = Client::new(&server);
-    assert_eq!(
-        alice.login(&lgname, &lgpassword).await["login"]["result"],
-        "Success"
-    );
+    let (lgname, lgpassword) = common::alice_bot(&server);
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
 
     let file = common::make_png(300, 300, 4242);
     let chunk = 64 * 1024;
@@ -36,11 +27,7 @@ async fn chunked_upload_survives_kill_and_restart() {
     // kill -9 while the upload is in progress, then start again on the same data.
     let dir = server.kill();
     let server = Server::start_in(dir, "");
-    let mut alice = Client::new(&server);
-    assert_eq!(
-        alice.login(&lgname, &lgpassword).await["login"]["result"],
-        "Success"
-    );
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
 
     // The server still knows where the upload stands.
     let token = alice.token();

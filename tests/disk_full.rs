@@ -64,17 +64,8 @@ fn assert_error(r: &Resp, code: &str) {
 #[tokio::test]
 async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
     let server = Server::start_on_small_disk(24, "");
-    server.add_user("Alice", "alice-password-1", "");
-    let (lgname, lgpassword) = server.bot_password(
-        "Alice",
-        "bot",
-        "basic,uploadfile,uploadeditmovefile,createeditmovepage",
-    );
-    let mut alice = Client::new(&server);
-    assert_eq!(
-        alice.login(&lgname, &lgpassword).await["login"]["result"],
-        "Success"
-    );
+    let (lgname, lgpassword) = common::alice_bot(&server);
+    let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let data = server.data_dir();
 
     // A 3 MiB image in 1 MiB chunks; the first one is stored.

@@ -408,6 +408,24 @@ impl Client {
 
 /// Starts a server with users Alice and Bob (bot passwords with upload grants) and returns
 /// logged-in clients for both.
+/// The grants of a bot password that uploads.
+pub const UPLOAD_GRANTS: &str = "basic,uploadfile,uploadeditmovefile,createeditmovepage";
+
+/// Creates the user Alice with a bot password of [`UPLOAD_GRANTS`]; returns
+/// (lgname, lgpassword).
+pub fn alice_bot(server: &Server) -> (String, String) {
+    server.add_user("Alice", "alice-password-1", "");
+    server.bot_password("Alice", "bot", UPLOAD_GRANTS)
+}
+
+/// A client logged in on `server` (a restarted server needs a new one: its port is new).
+pub async fn logged_in(server: &Server, lgname: &str, lgpassword: &str) -> Client {
+    let mut c = Client::new(server);
+    let v = c.login(lgname, lgpassword).await;
+    assert_eq!(v["login"]["result"], "Success", "{v}");
+    c
+}
+
 pub async fn server_with_alice_bob() -> (Server, Client, Client) {
     let server = Server::start();
     server.add_user("Alice", "alice-password-1", "");
