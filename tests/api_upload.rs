@@ -776,3 +776,65 @@ async fn publishing_someone_elses_stash_key_fails() {
     c.upload_result(&r, "Success");
     c.finish();
 }
+
+#[tokio::test]
+async fn a_stashed_file_is_published_once_even_by_racing_commits() {
+    let (server, alice, _bob) = server_with_alice_bob().await;
+    let mut c = Check::new(&server);
+    let data = make_png(40, 40, 21);
+    for round in 0..5 {
+        c.step(&format!(
+            "round {round}: stash, then two commits at once under two names"
+        ));
+        let r = alice
+            .upload_resp(
+                "Anchor-race.png",
+                &data,
+                &[("stash", "1"), ("ignorewarnings", "1")],
+            )
+            .await;
+        let key = c.upload_result(&r, "Success")["filekey"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let (a, b) = (
+            format!("Anchor-race-{round}-a.png"),
+            format!("Anchor-race-{round}-b.png"),
+        );
+        let (ra, rb) = tokio::join!(
+            alice.publish_filekey(&key, &a, &[("ignorewarnings", "1")]),
+            alice.publish_filekey(&key, &b, &[("ignorewarnings", "1")])
+        );
+        let won: Vec<&Resp> = [&ra, &rb]
+            .into_iter()
+            .filter(|r| r.2["upload"]["result"] == "Success")
+            .collect();
+        c.eq("commits that published", won.len(), 1);
+        let lost = if ra.2["upload"]["result"] == "Success" {
+            &rb
+        } else {
+            &ra
+        };
+        c.error(
+            lost,
+            "uploadstash-file-not-found",
+            Some(&format!("Key \"{key}\" not found in stash.")),
+        );
+    }
+    c.step("exactly one file per round");
+    let (_, _, v) = alice
+        .get(&[
+            ("action", "query"),
+            ("format", "json"),
+            ("list", "allimages"),
+            ("aiprefix", "Anchor-race-"),
+            ("ailimit", "max"),
+        ])
+        .await;
+    let names = v["query"]["allimages"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    c.eq("published files", names, 5);
+    c.finish();
+}

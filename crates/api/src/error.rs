@@ -140,6 +140,12 @@ impl From<StoreError> for ApiError {
                 return disk_full();
             }
         }
+        if let StoreError::StashGone(key) = &e {
+            return ApiError::new(
+                "uploadstash-file-not-found",
+                format!("Key \"{key}\" not found in stash."),
+            );
+        }
         let class = match &e {
             StoreError::Db(_) | StoreError::Migrate(_) => "DBQueryError",
             StoreError::Io(_) => "FileBackendError",

@@ -23,6 +23,9 @@ pub enum StoreError {
     NoChange,
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The stash entry a publish was to consume is gone (published or removed meanwhile).
+    #[error("stash entry {0} is gone")]
+    StashGone(String),
 }
 
 /// Metadata repository: users, sessions, pages, files, logs and the upload stash.

@@ -746,6 +746,18 @@ impl Repo for SqliteRepo {
     async fn publish(&self, req: &PublishRequest) -> Result<PublishOutcome, StoreError> {
         let _w = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
+        // A stash entry is published once: of two publishes racing for it, the second finds
+        // it gone and writes nothing (the transaction rolls back on any early return).
+        if let Some(key) = &req.consume_stash {
+            let removed = sqlx::query("DELETE FROM uploadstash WHERE us_key = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed == 0 {
+                return Err(StoreError::StashGone(key.clone()));
+            }
+        }
         let current = sqlx::query("SELECT * FROM image WHERE img_name = ?")
             .bind(&req.name)
             .fetch_optional(&mut *tx)
@@ -903,12 +915,6 @@ impl Repo for SqliteRepo {
             .bind(req.user_id)
             .execute(&mut *tx)
             .await?;
-        if let Some(key) = &req.consume_stash {
-            sqlx::query("DELETE FROM uploadstash WHERE us_key = ?")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
         match req.watch {
             Some(true) => {
                 sqlx::query(
