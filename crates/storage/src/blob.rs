@@ -168,20 +168,32 @@ impl BlobStore for LocalBlobStore {
         }
         temp.finish().await?;
         let dest = self.path(sha1);
-        if tokio::fs::try_exists(&dest).await? {
-            temp.discard().await;
-            return Ok(());
-        }
-        tokio::fs::File::open(&temp.path).await?.sync_all().await?;
         let dir = dest
             .parent()
             .ok_or_else(|| StoreError::Corrupt("blob path has no parent".into()))?
             .to_path_buf();
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(&temp.path, &dest).await?;
-        sync_dir(&dir).await?;
-        // The file now lives under its final name; nothing left to clean up.
-        temp.path = PathBuf::new();
+        let src = temp.path.clone();
+        // One trip to a blocking thread for the whole sequence (each tokio::fs call would be
+        // a trip of its own).
+        let stored = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            if dest.try_exists()? {
+                return Ok(false);
+            }
+            std::fs::File::open(&src)?.sync_all()?;
+            std::fs::create_dir_all(&dir)?;
+            std::fs::rename(&src, &dest)?;
+            std::fs::File::open(&dir)?.sync_all()?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blob commit failed: {e}")))??;
+        if stored {
+            // The file now lives under its final name; nothing left to clean up.
+            temp.path = PathBuf::new();
+        } else {
+            // The same content is already stored.
+            temp.discard().await;
+        }
         Ok(())
     }
 
