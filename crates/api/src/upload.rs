@@ -354,8 +354,9 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     };
 
     // Title permissions (not for stash=1).
+    let state = TitleState::load(req, &name.dbkey).await?;
     if !stash {
-        if let Err(mut e) = title_permissions(req, &name.dbkey).await {
+        if let Err(mut e) = title_permissions(req, &name.dbkey, &state).await {
             stash_recoverable(req, &mut received, &checked, &mut e).await?;
             e.data.insert("invalidparameter".into(), "filename".into());
             return Err(e);
@@ -363,7 +364,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     }
 
     // Warnings.
-    let warnings = compute_warnings(req, &filename, &name, &checked.props).await?;
+    let warnings = compute_warnings(req, &filename, &name, &checked.props, &state).await?;
     if !warnings.is_empty() && !ignorewarnings {
         let mut out = Map::new();
         out.insert("result".into(), "Warning".into());
@@ -710,11 +711,27 @@ async fn stash_recoverable(
     Ok(())
 }
 
+/// What is known of `File:<name>` when an upload is checked: its page and its current
+/// file, read once for the permission checks and the warnings.
+struct TitleState {
+    page: Option<mwstore_storage::Page>,
+    current: Option<mwstore_storage::FileVersion>,
+}
+
+impl TitleState {
+    /// Reads the page before the file: a publish writes both in one transaction, so a file
+    /// committed meanwhile is seen by the second read whenever its page was by the first.
+    async fn load(req: &Req, dbkey: &str) -> Result<TitleState, ApiError> {
+        let page = req.app.repo.page(NS_FILE, dbkey).await?;
+        let current = req.app.repo.current_file(dbkey).await?;
+        Ok(TitleState { page, current })
+    }
+}
+
 /// Title permissions for publishing to `File:<name>` (protection, creation, overwrite).
-async fn title_permissions(req: &Req, name: &str) -> Result<(), ApiError> {
+async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Result<(), ApiError> {
     let app = &req.app;
-    let page = app.repo.page(NS_FILE, name).await?;
-    if let Some(p) = &page {
+    if let Some(p) = &state.page {
         for (ty, level, _) in app.repo.restrictions(p.id).await? {
             if ty != "edit" && ty != "upload" {
                 continue;
@@ -744,7 +761,7 @@ async fn title_permissions(req: &Req, name: &str) -> Result<(), ApiError> {
             )
         });
     }
-    if let Some(cur) = app.repo.current_file(name).await? {
+    if let Some(cur) = &state.current {
         let own = cur.user_id == req.user.id;
         if !(req.user.can("reupload") || (own && req.user.can("reupload-own"))) {
             let text = name.replace('_', " ");
@@ -764,8 +781,9 @@ async fn compute_warnings(
     requested: &str,
     name: &UploadName,
     p: &props::FileProps,
+    state: &TitleState,
 ) -> Result<Map<String, Value>, ApiError> {
-    content_warnings(req, requested, name, p.size, Some(&p.sha1)).await
+    content_warnings(req, requested, name, p.size, Some(&p.sha1), state).await
 }
 
 /// Warnings from the name, the size and (when known) the content's SHA-1.
@@ -775,6 +793,7 @@ async fn content_warnings(
     name: &UploadName,
     size: u64,
     sha1: Option<&str>,
+    state: &TitleState,
 ) -> Result<Map<String, Value>, ApiError> {
     let app = &req.app;
     let cfg = &app.config;
@@ -800,12 +819,10 @@ async fn content_warnings(
     if size == 0 {
         w.insert("empty-file".into(), true.into());
     }
-    // The page is read before the file: a publish writes both in one transaction, so a file
-    // committed meanwhile is seen by the second read whenever its page was by the first.
-    let page_exists = repo.page(NS_FILE, dbkey).await?.is_some();
-    let current = repo.current_file(dbkey).await?;
+    let page_exists = state.page.is_some();
+    let current = &state.current;
     let mut tail = Map::new();
-    if let Some(cur) = &current {
+    if let Some(cur) = current {
         tail.insert("exists".into(), dbkey.clone().into());
         if sha1.is_none() {
             // Content not known yet (a chunk in progress): name-based warnings only.
@@ -1066,10 +1083,11 @@ async fn chunk_upload_inner(
             ))
         }
     };
+    let state = TitleState::load(req, &name.dbkey).await?;
     if !c.stash {
-        title_permissions(req, &name.dbkey).await?;
+        title_permissions(req, &name.dbkey, &state).await?;
     }
-    let warnings = content_warnings(req, &c.filename, &name, len, None).await?;
+    let warnings = content_warnings(req, &c.filename, &name, len, None, &state).await?;
     if !warnings.is_empty() && !c.ignorewarnings {
         // Like MediaWiki, answer with a Warning and keep this chunk in the stash; the entry
         // is an unfinished upload and can never be published as if it were whole.
@@ -1321,7 +1339,10 @@ pub(crate) async fn finish_chunks(
         }
     };
     let warnings = match &checked.name {
-        Ok(n) => compute_warnings(req, filename, n, &checked.props).await?,
+        Ok(n) => {
+            let state = TitleState::load(req, &n.dbkey).await?;
+            compute_warnings(req, filename, n, &checked.props, &state).await?
+        }
         Err(_) => Map::new(),
     };
     let new_key = stash_file_named(req, &mut received, &checked, true).await?;
