@@ -455,26 +455,23 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         }
     };
     record_upload(req);
-    let version = app.repo.current_file(&name.dbkey).await?;
     let mut out = Map::new();
     out.insert("result".into(), "Success".into());
     out.insert("filename".into(), name.dbkey.clone().into());
     if !warnings.is_empty() {
         out.insert("warnings".into(), Value::Object(warnings));
     }
-    if let Some(v) = version {
-        let page_id = outcome.page_existed.then_some(outcome.page_id);
-        out.insert(
-            "imageinfo".into(),
-            Value::Object(query::version_info(
-                &app,
-                &v,
-                &InfoProps::all(),
-                page_id,
-                true,
-            )),
-        );
-    }
+    let page_id = outcome.page_existed.then_some(outcome.page_id);
+    out.insert(
+        "imageinfo".into(),
+        Value::Object(query::version_info(
+            &app,
+            &outcome.version,
+            &InfoProps::all(),
+            page_id,
+            true,
+        )),
+    );
     Ok(wrap(out))
 }
 

@@ -196,6 +196,8 @@ pub struct PublishOutcome {
     /// Archive name of the version that was replaced.
     pub archived_as: Option<String>,
     pub log_id: i64,
+    /// The version now current, as written.
+    pub version: FileVersion,
 }
 
 /// Counters for `siteinfo` statistics.

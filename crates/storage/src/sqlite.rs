@@ -937,12 +937,22 @@ impl Repo for SqliteRepo {
             None => {}
         }
         tx.commit().await?;
+        let version = FileVersion {
+            name: req.name.clone(),
+            archive_name: None,
+            meta: req.meta.clone(),
+            description: req.comment.clone(),
+            user_id: req.user_id,
+            user_text: req.user_text.clone(),
+            timestamp: timestamp.clone(),
+        };
         Ok(PublishOutcome {
             timestamp,
             page_id,
             page_existed,
             archived_as,
             log_id,
+            version,
         })
     }
 
