@@ -53,6 +53,35 @@ fn filekey_format_ok(key: &str) -> bool {
         && tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The rights an upload needs, checked in order: `mustbeloggedin` for anonymous users,
+/// otherwise `permissiondenied` naming the groups that have the first missing right.
+fn require_rights(req: &Req, rights: &[&str]) -> Result<(), ApiError> {
+    let Some(right) = rights.iter().find(|r| !req.user.can(r)) else {
+        return Ok(());
+    };
+    if req.user.is_anon() {
+        return Err(ApiError::new(
+            "mustbeloggedin",
+            "You must be logged in to upload this file.",
+        ));
+    }
+    Err(ApiError::permission_denied(
+        &req.app.rights.groups_with_right(right),
+        &req.app.config.sitename,
+    ))
+}
+
+/// The stash is per user: anonymous requests that touch it get `stashnotloggedin`.
+fn require_stash_user(req: &Req) -> Result<(), ApiError> {
+    if req.user.is_anon() {
+        return Err(ApiError::new(
+            "stashnotloggedin",
+            "You must be logged in to upload this file.",
+        ));
+    }
+    Ok(())
+}
+
 /// Loads a stash entry owned by the current user, with MediaWiki's stash errors.
 pub async fn load_stash(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
     if !filekey_format_ok(key) {
@@ -229,12 +258,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         if !filekey_format_ok(key) {
             return Err(ApiError::new("invalid-file-key", "Not a valid file key."));
         }
-        if req.user.is_anon() {
-            return Err(ApiError::new(
-                "stashnotloggedin",
-                "You must be logged in to upload this file.",
-            ));
-        }
+        require_stash_user(req)?;
         let e = load_stash(req, key).await?;
         if e.status != "finished" {
             return Err(ApiError::new(
@@ -286,20 +310,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         }
         let checked_url = crate::fetch::check_url(&app, &raw_url)?;
         // Rights come before any network access.
-        for right in ["upload_by_url", "upload", "edit"] {
-            if !req.user.can(right) {
-                if req.user.is_anon() {
-                    return Err(ApiError::new(
-                        "mustbeloggedin",
-                        "You must be logged in to upload this file.",
-                    ));
-                }
-                return Err(ApiError::permission_denied(
-                    &app.rights.groups_with_right(right),
-                    &cfg.sitename,
-                ));
-            }
-        }
+        require_rights(req, &["upload_by_url", "upload", "edit"])?;
         let f = crate::fetch::fetch(&app, checked_url).await?;
         Received {
             path: f.blob.path().to_path_buf(),
@@ -313,20 +324,9 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     };
 
     // Permissions: upload, then edit.
-    for right in ["upload", "edit"] {
-        if !req.user.can(right) {
-            discard(&mut received).await;
-            if req.user.is_anon() {
-                return Err(ApiError::new(
-                    "mustbeloggedin",
-                    "You must be logged in to upload this file.",
-                ));
-            }
-            return Err(ApiError::permission_denied(
-                &app.rights.groups_with_right(right),
-                &cfg.sitename,
-            ));
-        }
+    if let Err(e) = require_rights(req, &["upload", "edit"]) {
+        discard(&mut received).await;
+        return Err(e);
     }
 
     // Verification: size, content, then the name.
@@ -619,12 +619,7 @@ async fn stash_file_named(
     chunked: bool,
 ) -> Result<String, ApiError> {
     let app = &req.app;
-    if req.user.is_anon() {
-        return Err(ApiError::new(
-            "stashnotloggedin",
-            "You must be logged in to upload this file.",
-        ));
-    }
+    require_stash_user(req)?;
     let cfg = &app.config;
     // The key's extension comes from the content, never a prohibited one.
     let ext = if r.from_url {
@@ -935,12 +930,7 @@ fn record_upload(req: &Req) {
 
 /// `checkstatus`: there are no asynchronous or chunked uploads in progress for this key.
 async fn check_status(req: &Req, key: &str) -> Result<Map<String, Value>, ApiError> {
-    if req.user.is_anon() {
-        return Err(ApiError::new(
-            "stashnotloggedin",
-            "You must be logged in to upload this file.",
-        ));
-    }
+    require_stash_user(req)?;
     // Asynchronous steps keep their status; then uploads in progress report theirs; a
     // finished or unknown key has none.
     if let Some(st) = crate::jobs::status(&req.app, req.user.id, key).await? {
@@ -1022,31 +1012,13 @@ async fn chunk_upload_inner(
             ))
         }
         (Some(key), _) => {
-            if req.user.is_anon() {
-                return Err(ApiError::new(
-                    "stashnotloggedin",
-                    "You must be logged in to upload this file.",
-                ));
-            }
+            require_stash_user(req)?;
             Some(load_stash(req, key).await?)
         }
         (None, _) => None,
     };
     // Permissions.
-    for right in ["upload", "edit"] {
-        if !req.user.can(right) {
-            if req.user.is_anon() {
-                return Err(ApiError::new(
-                    "mustbeloggedin",
-                    "You must be logged in to upload this file.",
-                ));
-            }
-            return Err(ApiError::permission_denied(
-                &app.rights.groups_with_right(right),
-                &cfg.sitename,
-            ));
-        }
-    }
+    require_rights(req, &["upload", "edit"])?;
     let len = chunk.size;
     // A declared size over the limit is refused up front (MediaWiki clamps it and fails
     // only at the end, after the client has sent everything).
