@@ -699,14 +699,5 @@ fn help_page(app: &AppState) -> Response<Body> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"UTF-8\"/><title>MediaWiki API help - {site}</title></head><body>\n<h1>API help</h1>\n<p>This is the MediaWiki Action API of {site}, served by mwstore. Use <code>format=json</code>. Modules:</p><ul>{list}</ul>\n</body></html>\n",
         site = crate::files::html_escape(&app.config.sitename),
     );
-    let mut r = Response::new(Body::from(html));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
+    crate::files::html_page(StatusCode::OK, &html)
 }

@@ -32,7 +32,8 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
+/// An HTML page (`text/html`, `nosniff`) with the given status.
+pub(crate) fn html_page(status: StatusCode, text: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(text.to_owned()));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -47,7 +48,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 }
 
 fn not_found() -> Response<Body> {
-    plain(
+    html_page(
         StatusCode::NOT_FOUND,
         "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>\n",
     )
@@ -55,7 +56,7 @@ fn not_found() -> Response<Body> {
 
 /// `/`: points to the API.
 pub async fn root() -> Response<Body> {
-    plain(
+    html_page(
         StatusCode::OK,
         "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"/><title>mwstore</title></head><body><p>mwstore media repository. The API is at <a href=\"/w/api.php\">/w/api.php</a>.</p></body></html>\n",
     )
@@ -262,7 +263,7 @@ pub async fn index(
     if let Some(key) = title_text.strip_prefix("Special:UploadStash/file/") {
         // Stashed files are served to their owner only.
         let Some((uid, _)) = session_user(&app, &headers).await else {
-            return plain(StatusCode::FORBIDDEN, "<!DOCTYPE html>\n<html><body><p>Login required: the upload stash is only available to logged-in users.</p></body></html>\n");
+            return html_page(StatusCode::FORBIDDEN, "<!DOCTYPE html>\n<html><body><p>Login required: the upload stash is only available to logged-in users.</p></body></html>\n");
         };
         return match app.repo.stash_get(key).await.ok().flatten() {
             Some(e) if e.user_id == uid && e.expires > Req::now() => {
@@ -371,7 +372,7 @@ async fn description_page(app: &AppState, name: &str) -> Response<Body> {
         ));
     }
     html.push_str("</table>\n</body></html>\n");
-    let mut r = plain(StatusCode::OK, &html);
+    let mut r = html_page(StatusCode::OK, &html);
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"),
