@@ -1396,27 +1396,6 @@ fn module_info(m: &Module, ctx: &ParamInfoContext) -> Value {
     Value::Object(o)
 }
 
-/// formatversion=1: booleans `true` → `""`, `false` dropped.
-fn bc_bools(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| *v != Value::Bool(false))
-                .map(|(k, v)| {
-                    let v = if v == Value::Bool(true) {
-                        Value::String(String::new())
-                    } else {
-                        v
-                    };
-                    (k, bc_bools(v))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(bc_bools).collect()),
-        other => other,
-    }
-}
-
 /// `action=paraminfo&modules=...`: the value of the top-level `paraminfo` key, and the
 /// warnings (code `badmodule`, module `paraminfo`) for module paths that do not resolve.
 ///
@@ -1469,7 +1448,11 @@ pub fn paraminfo(modules: &[String], ctx: &ParamInfoContext, fv2: bool) -> (Valu
         out.insert("modules".into(), Value::Array(found));
     }
     let value = Value::Object(out);
-    let value = if fv2 { value } else { bc_bools(value) };
+    let value = if fv2 {
+        value
+    } else {
+        crate::output::to_fv1(value)
+    };
     (value, warnings)
 }
 

@@ -154,33 +154,11 @@ impl Obj {
     }
 }
 
-/// fv1's treatment of booleans inside a value built in fv2 shape: `true` → `""`, `false` →
-/// dropped (object members only).
-fn bc_bools(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| *v != Value::Bool(false))
-                .map(|(k, v)| {
-                    let v = if v == Value::Bool(true) {
-                        Value::String(String::new())
-                    } else {
-                        v
-                    };
-                    (k, bc_bools(v))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(bc_bools).collect()),
-        other => other,
-    }
-}
-
 fn for_fv(value: Value, fv2: bool) -> Value {
     if fv2 {
         value
     } else {
-        bc_bools(value)
+        crate::output::to_fv1(value)
     }
 }
 
