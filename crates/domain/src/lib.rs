@@ -12,3 +12,16 @@ pub mod rights;
 pub mod svg;
 pub mod title;
 pub mod verify;
+
+#[cfg(test)]
+mod test_util {
+    use std::io::Write;
+
+    /// A temporary file holding `bytes`, for the checks that read files.
+    pub fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+}

@@ -1777,14 +1777,7 @@ pub fn ie_mime_types(chunk: &[u8], proposed: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(bytes).unwrap();
-        f.flush().unwrap();
-        f
-    }
+    use crate::test_util::file;
 
     fn sniff(bytes: &[u8]) -> String {
         sniff_file(file(bytes).path()).unwrap()

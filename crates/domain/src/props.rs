@@ -1809,14 +1809,7 @@ fn svg_info(path: &Path) -> io::Result<HandlerInfo> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(bytes).unwrap();
-        f.flush().unwrap();
-        f
-    }
+    use crate::test_util::file;
 
     fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
         let mut out = (data.len() as u32).to_be_bytes().to_vec();

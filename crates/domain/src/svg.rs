@@ -2013,14 +2013,7 @@ fn svg_error(message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(bytes).unwrap();
-        f.flush().unwrap();
-        f
-    }
+    use crate::test_util::file;
 
     fn filter(svg: &str) -> Option<(String, Vec<String>)> {
         let f = file(svg.as_bytes());

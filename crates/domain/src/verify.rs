@@ -409,14 +409,7 @@ fn read_all(path: &Path) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::props::file_props;
-    use std::io::Write;
-
-    fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(bytes).unwrap();
-        f.flush().unwrap();
-        f
-    }
+    use crate::test_util::file;
 
     /// Run the full verification of `bytes` uploaded with extension `ext`.
     fn verify(bytes: &[u8], ext: &str) -> Result<(), VerificationError> {
