@@ -11,10 +11,6 @@ use serde_json::{json, Value};
 
 const KIB: usize = 1024;
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 /// Checks a `Continue` answer (exactly `result`, `offset`, `filekey`) and returns the key.
 fn expect_continue(c: &mut Check, r: &Resp, offset: usize) -> String {
     let up = c.upload_result(r, "Continue");

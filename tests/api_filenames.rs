@@ -7,10 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 /// What a step must answer.
 enum Expect {
     /// `Success` under this name, no warnings.

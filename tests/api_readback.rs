@@ -7,10 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 const SMALL_TEXT: &str = "== Summary ==\nA small gradient PNG.\n\n[[Category:Anchor tests]]";
 
 struct Fixture {
@@ -373,10 +369,7 @@ async fn allimages_readback() {
         .unwrap_or_default();
     c.eq(
         "names",
-        items
-            .iter()
-            .map(|i| i["name"].as_str().unwrap_or("").to_owned())
-            .collect::<Vec<_>>(),
+        field_of_each(&items, "name"),
         strings(&["Anchor-exif-copy.jpg", "Anchor-exif.jpg"]),
     );
     if let Some(i) = items.first() {
@@ -427,11 +420,7 @@ async fn allimages_readback() {
         "names",
         v["query"]["allimages"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|i| i["name"].as_str().unwrap_or("").to_owned())
-                    .collect::<Vec<_>>()
-            })
+            .map(|a| field_of_each(a, "name"))
             .unwrap_or_default(),
         strings(&["Anchor-other.png", "Anchor-small.png"]),
     );
@@ -453,10 +442,7 @@ async fn allimages_readback() {
         .unwrap_or_default();
     c.eq(
         "names",
-        items
-            .iter()
-            .map(|i| i["name"].as_str().unwrap_or("").to_owned())
-            .collect::<Vec<_>>(),
+        field_of_each(&items, "name"),
         strings(&["Anchor-exif-copy.jpg", "Anchor-exif.jpg"]),
     );
     if let Some(i) = items.first() {
@@ -686,9 +672,7 @@ async fn revisions_log_and_page_info() {
     let revs = page["revisions"].as_array().cloned().unwrap_or_default();
     c.eq(
         "comments",
-        revs.iter()
-            .map(|r| r["comment"].as_str().unwrap_or("").to_owned())
-            .collect::<Vec<_>>(),
+        field_of_each(&revs, "comment"),
         strings(&[
             "Bob uploaded a new version of [[File:Anchor-small.png]]",
             "Alice uploaded a new version of [[File:Anchor-small.png]]",
@@ -697,9 +681,7 @@ async fn revisions_log_and_page_info() {
     );
     c.eq(
         "users",
-        revs.iter()
-            .map(|r| r["user"].as_str().unwrap_or("").to_owned())
-            .collect::<Vec<_>>(),
+        field_of_each(&revs, "user"),
         strings(&["Bob", "Alice", "Alice"]),
     );
     for (i, r) in revs.iter().enumerate() {
@@ -730,10 +712,7 @@ async fn revisions_log_and_page_info() {
         .cloned()
         .unwrap_or_default();
     c.eq("six upload log entries", events.len(), 6);
-    let mut titles: Vec<String> = events
-        .iter()
-        .map(|e| e["title"].as_str().unwrap_or("").to_owned())
-        .collect();
+    let mut titles: Vec<String> = field_of_each(&events, "title");
     titles.sort();
     c.eq(
         "titles",
@@ -811,10 +790,7 @@ async fn revisions_log_and_page_info() {
         .unwrap_or_default();
     c.eq(
         "actions",
-        events
-            .iter()
-            .map(|e| e["action"].as_str().unwrap_or("").to_owned())
-            .collect::<Vec<_>>(),
+        field_of_each(&events, "action"),
         strings(&["overwrite", "overwrite", "upload"]),
     );
     for (i, e) in events.iter().enumerate() {

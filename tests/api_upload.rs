@@ -7,10 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 /// Key order of `imageinfo` in a publish result (new description page).
 fn published_keys() -> Vec<String> {
     published_imageinfo_keys(false)

@@ -6,10 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 #[tokio::test]
 async fn reupload_exists_nochange_duplicateversions_and_history() {
     let (server, alice, bob) = server_with_alice_bob().await;

@@ -606,6 +606,19 @@ pub fn set_cookies(h: &reqwest::header::HeaderMap) -> Vec<String> {
 }
 
 /// The keys of a JSON object, in order.
+/// Owned copies of `list`, to compare with what the server sent.
+pub fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The string `field` of each item (`""` where it is missing).
+pub fn field_of_each(items: &[Value], field: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i[field].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
 pub fn keys(v: &Value) -> Vec<String> {
     v.as_object()
         .map(|o| o.keys().cloned().collect())
