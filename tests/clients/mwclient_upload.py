@@ -19,7 +19,6 @@ Prints one PASS/FAIL line per check and a closing summary line; exits 1 if any c
 failed.
 """
 
-import hashlib
 import io
 import json
 import os
@@ -27,93 +26,14 @@ import random
 import struct
 import sys
 import time
-import traceback
 import urllib.parse
-import zlib
 
 import mwclient
 import mwclient.client
 import mwclient.errors
 import requests
 
-RESULTS = {"passed": 0, "failed": 0}
-EXCHANGES = []
-
-
-def record(response, *_args, **_kwargs):
-    """requests response hook: keeps a short log of every exchange."""
-    req = response.request
-    body = req.body
-    if isinstance(body, bytes):
-        shown = body[:600].decode("utf-8", "replace")
-        if len(body) > 600:
-            shown += "... (%d bytes)" % len(body)
-    else:
-        shown = (body or "")[:600]
-    try:
-        text = response.content[:1500].decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - a streamed body may not be readable here
-        text = "<streamed>"
-    if not response.headers.get("Content-Type", "").startswith(("application/json", "text")):
-        text = "<%s, %s bytes>" % (
-            response.headers.get("Content-Type", "?"),
-            response.headers.get("Content-Length", "?"),
-        )
-    EXCHANGES.append(
-        "%s %s\n    body: %s\n    -> HTTP %s %s\n    %s"
-        % (
-            req.method,
-            req.url,
-            shown.replace("\r\n", "\\r\\n "),
-            response.status_code,
-            {k: v for k, v in response.headers.items() if k.lower().startswith(("mediawiki", "content-type", "retry", "x-"))},
-            text,
-        )
-    )
-    del EXCHANGES[:-12]
-
-
-def check(name, func):
-    """Runs one check; records PASS with func's detail or FAIL with the exception."""
-    start = time.time()
-    EXCHANGES.clear()
-    try:
-        detail = func()
-    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
-        RESULTS["failed"] += 1
-        print("FAIL %s (%.1fs): %s: %s" % (name, time.time() - start, type(e).__name__, e))
-        traceback.print_exc(limit=-4, chain=False, file=sys.stdout)
-        print("  last HTTP exchanges:")
-        for ex in EXCHANGES:
-            print("  " + ex)
-        sys.stdout.flush()
-        return False
-    RESULTS["passed"] += 1
-    print("PASS %s (%.1fs): %s" % (name, time.time() - start, detail or ""))
-    sys.stdout.flush()
-    return True
-
-
-def require(cond, message):
-    if not cond:
-        raise AssertionError(message)
-
-
-def png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def make_png(width, height, rng):
-    """A valid truecolour PNG with random pixels."""
-    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(width * 3)) for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", zlib.compress(raw, 9))
-        + png_chunk(b"IEND", b"")
-    )
-
+from check_harness import check, finish, make_png, record, require, sha1
 
 def make_jpeg(width, height, make, rng):
     """A baseline JPEG header with an EXIF APP1 segment (Make tag), a SOF0 frame header
@@ -134,10 +54,6 @@ def make_jpeg(width, height, make, rng):
     out += bytes(rng.randrange(0, 0xFF) for _ in range(256))
     out += b"\xff\xd9"
     return out
-
-
-def sha1(data):
-    return hashlib.sha1(data).hexdigest()
 
 
 def main():
@@ -181,7 +97,7 @@ def main():
         return "version %s" % ".".join(str(x) for x in state["site"].version)
 
     if not check("site init (siteinfo+userinfo)", init):
-        return finish()
+        return finish("mwclient")
     site = state["site"]
 
     def login():
@@ -191,7 +107,7 @@ def main():
         return "as %s, %d rights" % (site.username, len(site.rights))
 
     if not check("login with bot password", login):
-        return finish()
+        return finish("mwclient")
 
     def upload(data, name, ignore=False):
         result = site.upload(
@@ -306,12 +222,7 @@ def main():
 
     check("chunked upload (chunk_size 64 KiB)", chunked_upload)
     check("read back chunked upload (imageinfo sha1, download)", lambda: read_back(big, big_name, "image/png"))
-    return finish()
-
-
-def finish():
-    print("mwclient checks: %d ok, %d failing" % (RESULTS["passed"], RESULTS["failed"]))
-    return 1 if RESULTS["failed"] else 0
+    return finish("mwclient")
 
 
 if __name__ == "__main__":

@@ -29,111 +29,28 @@ Prints one PASS/FAIL line per check and a closing summary line; exits 1 if any c
 failed.
 """
 
-import hashlib
-import json
 import os
 import random
 import shutil
 import struct
 import sys
 import tempfile
-import time
-import traceback
 import zlib
 
+from check_harness import (
+    UPLOAD_RESPONSES,
+    check,
+    finish,
+    make_png,
+    png_chunk,
+    png_head,
+    random_rows,
+    record,
+    require,
+    sha1,
+)
+
 CHUNK = 65536
-RESULTS = {"passed": 0, "failed": 0}
-EXCHANGES = []
-# upload.result / upload.offset of every action=upload response, in order.
-UPLOAD_RESPONSES = []
-
-
-def record(response, *_args, **_kwargs):
-    """requests response hook: keeps a short log of every exchange."""
-    req = response.request
-    body = req.body
-    if isinstance(body, bytes):
-        shown = body[:700].decode("utf-8", "replace")
-        if len(body) > 700:
-            shown += "... (%d bytes)" % len(body)
-    else:
-        shown = (body or "")[:700]
-    ctype = response.headers.get("Content-Type", "")
-    if ctype.startswith(("application/json", "text")):
-        text = response.content[:1500].decode("utf-8", "replace")
-        if ctype.startswith("application/json"):
-            try:
-                upload = json.loads(response.content).get("upload")
-            except ValueError:
-                upload = None
-            if isinstance(upload, dict):
-                UPLOAD_RESPONSES.append((upload.get("result"), upload.get("offset")))
-    else:
-        text = "<%s, %s bytes>" % (ctype or "?", response.headers.get("Content-Length", "?"))
-    EXCHANGES.append(
-        "%s %s\n    body: %s\n    -> HTTP %s %s\n    %s"
-        % (
-            req.method,
-            req.url,
-            shown.replace("\n", "\\n "),
-            response.status_code,
-            {
-                k: v
-                for k, v in response.headers.items()
-                if k.lower().startswith(("mediawiki", "content-type", "retry", "x-"))
-            },
-            text,
-        )
-    )
-    del EXCHANGES[:-12]
-
-
-def check(name, func):
-    """Runs one check; records PASS with func's detail or FAIL with the exception."""
-    start = time.time()
-    EXCHANGES.clear()
-    try:
-        detail = func()
-    except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
-        RESULTS["failed"] += 1
-        print("FAIL %s (%.1fs): %s: %s" % (name, time.time() - start, type(e).__name__, e))
-        traceback.print_exc(limit=-6, chain=False, file=sys.stdout)
-        print("  last HTTP exchanges:")
-        for ex in EXCHANGES:
-            print("  " + ex)
-        sys.stdout.flush()
-        return False
-    RESULTS["passed"] += 1
-    print("PASS %s (%.1fs): %s" % (name, time.time() - start, detail or ""))
-    sys.stdout.flush()
-    return True
-
-
-def require(cond, message):
-    if not cond:
-        raise AssertionError(message)
-
-
-def png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def png_head(width, height):
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-
-
-def random_rows(width, height, rng):
-    """Raw truecolour scanlines (filter byte 0 + random pixels)."""
-    row = 3 * width + 1
-    raw = bytearray(rng.randbytes(row * height))
-    raw[::row] = bytes(height)
-    return raw
-
-
-def make_png(width, height, rng):
-    """A valid truecolour PNG with random pixels (deflated, so barely smaller than raw)."""
-    raw = random_rows(width, height, rng)
-    return png_head(width, height) + png_chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + png_chunk(b"IEND", b"")
 
 
 def make_png_cr_at_chunk_ends(width, height, rng, chunk):
@@ -190,10 +107,6 @@ def make_png_cr_at_chunk_ends(width, height, rng, chunk):
     for p in positions:
         require(data[p] == 0x0D, "byte %d of the CR PNG is %#x, not 0x0D" % (p, data[p]))
     return data, positions
-
-
-def sha1(data):
-    return hashlib.sha1(data).hexdigest()
 
 
 def write_config(base, api, user, botname, botpassword):
@@ -279,7 +192,7 @@ def run(base, user):
         return "%r, %s, uploads %s" % (site, site.version(), "disabled" if site.is_uploaddisabled() else "enabled")
 
     if not check("site init (siteinfo, paraminfo)", init):
-        return finish()
+        return finish("pywikibot")
     site = state["site"]
 
     def login():
@@ -290,7 +203,7 @@ def run(base, user):
         return "as %s, groups %s" % (site.user(), ",".join(site.userinfo.get("groups", [])))
 
     if not check("login with bot password (action=login)", login):
-        return finish()
+        return finish("pywikibot")
 
     def verify(key, page):
         """Compares the upload response's file info and a fresh query's with the local file."""
@@ -411,12 +324,7 @@ def run(base, user):
         return "UploadError('exists'), file unchanged"
 
     check("re-upload existing name, ignore_warnings=False", reupload_refused)
-    return finish()
-
-
-def finish():
-    print("pywikibot checks: %d ok, %d failing" % (RESULTS["passed"], RESULTS["failed"]))
-    return 1 if RESULTS["failed"] else 0
+    return finish("pywikibot")
 
 
 if __name__ == "__main__":
