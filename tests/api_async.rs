@@ -172,16 +172,8 @@ async fn async_chunked_upload_and_async_publish() {
     assert_eq!(sha1_hex(&bytes), sha1_hex(&file));
 
     // The stash entry was consumed by the publish.
-    let token = alice.token();
     let (_, _, again) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &k2),
-            ("filename", "Async-again.png"),
-            ("ignorewarnings", "1"),
-            ("token", &token),
-        ])
+        .publish_filekey(&k2, "Async-again.png", &[("ignorewarnings", "1")])
         .await;
     assert_eq!(
         again["error"]["code"], "uploadstash-file-not-found",
@@ -239,29 +231,17 @@ async fn async_publish_with_warnings_needs_ignorewarnings() {
         .await;
     assert_eq!(v["upload"]["result"], "Warning", "{v}");
     let key = v["upload"]["filekey"].as_str().expect("filekey").to_owned();
-    let token = alice.token();
     let (_, _, w) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &key),
-            ("filename", "Async-dup-b.png"),
-            ("async", "1"),
-            ("token", &token),
-        ])
+        .publish_filekey(&key, "Async-dup-b.png", &[("async", "1")])
         .await;
     assert_eq!(w["upload"]["result"], "Warning", "{w}");
     assert_eq!(w["upload"]["warnings"]["duplicate"][0], "Async-dup-a.png");
     let (_, _, p) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &key),
-            ("filename", "Async-dup-b.png"),
-            ("async", "1"),
-            ("ignorewarnings", "1"),
-            ("token", &token),
-        ])
+        .publish_filekey(
+            &key,
+            "Async-dup-b.png",
+            &[("async", "1"), ("ignorewarnings", "1")],
+        )
         .await;
     assert_eq!(p["upload"]["result"], "Poll", "{p}");
     assert_eq!(p["upload"]["warnings"]["duplicate"][0], "Async-dup-a.png");
@@ -319,17 +299,12 @@ async fn queued_jobs_survive_kill_and_run_after_restart() {
     let dir = server.kill();
     let server = common::Server::start_in(dir, held);
     let alice = common::logged_in(&server, &lgname, &lgpassword).await;
-    let token = alice.token();
     let (_, _, v) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &stashed),
-            ("filename", name),
-            ("text", "Published after a restart."),
-            ("async", "1"),
-            ("token", &token),
-        ])
+        .publish_filekey(
+            &stashed,
+            name,
+            &[("text", "Published after a restart."), ("async", "1")],
+        )
         .await;
     assert_eq!(v["upload"]["result"], "Poll", "{v}");
     assert_eq!(v["upload"]["stage"], "queued");

@@ -61,16 +61,8 @@ async fn chunked_upload_survives_kill_and_restart() {
         .expect("filekey")
         .to_owned();
 
-    let token = alice.token();
     let (_, _, done) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &final_key),
-            ("filename", name),
-            ("comment", "after a restart"),
-            ("token", &token),
-        ])
+        .publish_filekey(&final_key, name, &[("comment", "after a restart")])
         .await;
     assert_eq!(done["upload"]["result"], "Success", "{done}");
     let url = done["upload"]["imageinfo"]["url"]

@@ -135,16 +135,7 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
         .to_owned();
     assert_eq!(r.2["upload"]["imageinfo"]["sha1"], sha1_hex(&file));
 
-    let token = alice.token();
-    let (_, _, v) = alice
-        .post(&[
-            ("action", "upload"),
-            ("format", "json"),
-            ("filekey", &stashed),
-            ("filename", name),
-            ("token", &token),
-        ])
-        .await;
+    let (_, _, v) = alice.publish_filekey(&stashed, name, &[]).await;
     assert_eq!(v["upload"]["result"], "Success", "{v}");
     assert_eq!(v["upload"]["imageinfo"]["sha1"], sha1_hex(&file));
     let on_disk = std::fs::read(blob_path(&data, &sha1_hex(&file))).expect("published blob");
