@@ -100,23 +100,16 @@ async fn async_chunked_upload_and_async_publish() {
     );
 
     // Async publish.
-    let token = alice.token();
     let commit = |c: &'static str| {
-        let token = token.clone();
         let k2 = k2.clone();
         let alice = &alice;
         async move {
             alice
-                .post(&[
-                    ("action", "upload"),
-                    ("format", "json"),
-                    ("filekey", &k2),
-                    ("filename", name),
-                    ("comment", c),
-                    ("text", "Async upload."),
-                    ("async", "1"),
-                    ("token", &token),
-                ])
+                .publish_filekey(
+                    &k2,
+                    name,
+                    &[("comment", c), ("text", "Async upload."), ("async", "1")],
+                )
                 .await
                 .2
         }
