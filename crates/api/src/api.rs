@@ -105,6 +105,17 @@ impl Req {
         self.session.as_ref().and_then(|s| s.grants.clone())
     }
 
+    /// `permissiondenied`, naming the groups that have `right`, unless the user has it.
+    pub fn require_right(&self, right: &str) -> Result<(), ApiError> {
+        if self.user.can(right) {
+            return Ok(());
+        }
+        Err(ApiError::permission_denied(
+            &self.app.rights.groups_with_right(right),
+            &self.app.config.sitename,
+        ))
+    }
+
     /// Current unix time.
     pub fn now() -> i64 {
         chrono::Utc::now().timestamp()

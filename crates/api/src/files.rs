@@ -418,12 +418,7 @@ pub async fn delete(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     req.params.string("oldimage")?;
     req.check_module(Some("csrf"), true, true)?;
     let (pretty, dbkey) = title_res?;
-    if !req.user.can("delete") {
-        return Err(ApiError::permission_denied(
-            &req.app.rights.groups_with_right("delete"),
-            &req.app.config.sitename,
-        ));
-    }
+    req.require_right("delete")?;
     let now = mwstore_storage::ts14(chrono::Utc::now());
     let lock = req.app.name_lock(&dbkey);
     let _g = lock.lock().await;
@@ -462,12 +457,7 @@ pub async fn undelete(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     req.params.string("watchlist")?;
     req.check_module(Some("csrf"), true, true)?;
     let (pretty, dbkey) = title_res?;
-    if !req.user.can("undelete") {
-        return Err(ApiError::permission_denied(
-            &req.app.rights.groups_with_right("undelete"),
-            &req.app.config.sitename,
-        ));
-    }
+    req.require_right("undelete")?;
     let now = mwstore_storage::ts14(chrono::Utc::now());
     let lock = req.app.name_lock(&dbkey);
     let _g = lock.lock().await;

@@ -65,10 +65,7 @@ fn require_rights(req: &Req, rights: &[&str]) -> Result<(), ApiError> {
             "You must be logged in to upload this file.",
         ));
     }
-    Err(ApiError::permission_denied(
-        &req.app.rights.groups_with_right(right),
-        &req.app.config.sitename,
-    ))
+    req.require_right(right)
 }
 
 /// The stash is per user: anonymous requests that touch it get `stashnotloggedin`.
