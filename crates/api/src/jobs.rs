@@ -267,7 +267,7 @@ async fn run_publish(app: Arc<AppState>, job: &Job) -> Result<(), ApiError> {
         let lock = app.name_lock(&p.name);
         let _g = lock.lock().await;
         match app.repo.publish(&preq).await {
-            Ok(o) => Ok(Some(o.page_existed.then_some(o.page_id))),
+            Ok(o) => Ok((o.page_existed.then_some(o.page_id), o.version)),
             Err(StoreError::NoChange) => Err(ApiError::new(
                 "fileexists-no-change",
                 format!(
@@ -281,29 +281,26 @@ async fn run_publish(app: Arc<AppState>, job: &Job) -> Result<(), ApiError> {
         // The stash entry is gone: either this job published it before a restart, or it
         // expired.
         match app.repo.current_file(&p.name).await? {
-            Some(v) if v.meta.sha1 == p.meta.sha1 => Ok(None),
+            Some(v) if v.meta.sha1 == p.meta.sha1 => Ok((None, v)),
             _ => Err(ApiError::new("stashfailed", "Invalid stashed file.")),
         }
     };
     let v = match outcome {
-        Ok(page) => {
-            let version = app.repo.current_file(&p.name).await?;
+        Ok((page, version)) => {
             let mut o = Map::new();
             o.insert("result".into(), "Success".into());
             o.insert("stage".into(), "publish".into());
             o.insert("filename".into(), p.name.clone().into());
-            if let Some(ver) = version {
-                o.insert(
-                    "imageinfo".into(),
-                    Value::Object(query::version_info(
-                        &app,
-                        &ver,
-                        &InfoProps::all(),
-                        page.flatten(),
-                        true,
-                    )),
-                );
-            }
+            o.insert(
+                "imageinfo".into(),
+                Value::Object(query::version_info(
+                    &app,
+                    &version,
+                    &InfoProps::all(),
+                    page,
+                    true,
+                )),
+            );
             Value::Object(o)
         }
         Err(e) => failure("publish", &e),
