@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use sha1::{Digest, Sha1};
 
+use mwstore_domain::io::FileContent;
 use mwstore_domain::title::{self, NameError, UploadName, NS_FILE};
 use mwstore_domain::{mime, props, verify};
 use mwstore_storage::{FileMeta, PublishRequest, StashEntry, StoreError};
@@ -531,7 +532,8 @@ async fn verify_received(
     let sha1 = r.sha1.clone();
     let requested = requested.to_owned();
     let res = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let sniffed = mime::sniff_file(&path)?;
+        let content = FileContent::open(&path)?;
+        let sniffed = mime::sniff(&content)?;
         let guess = mime::extensions_for_mime(&sniffed)
             .first()
             .map(|e| (*e).to_owned());
@@ -547,11 +549,11 @@ async fn verify_received(
                 }
             }
         };
-        let fprops = props::file_props(&path, Some(&ext), size, &sha1)?;
+        let fprops = props::file_props(&content, Some(&ext), size, &sha1)?;
         let verdict = if full {
-            verify::verify_file(&path, &ext, &fprops, &cfg)?
+            verify::verify_file(&content, &ext, &fprops, &cfg)?
         } else {
-            verify::verify_partial(&path, &ext, &fprops, &cfg)?
+            verify::verify_partial(&content, &ext, &fprops, &cfg)?
         };
         Ok((fprops, name, verdict))
     })
@@ -1031,7 +1033,7 @@ async fn chunk_upload_inner(
     let chunk_path = chunk.blob.path().to_path_buf();
     let guess = {
         let p = chunk_path.clone();
-        tokio::task::spawn_blocking(move || mime::sniff_file(&p))
+        tokio::task::spawn_blocking(move || mime::sniff(&FileContent::open(&p)?))
             .await
             .map_err(|e| {
                 ApiError::internal("MWException", &crate::output::current_request_id(), &e)

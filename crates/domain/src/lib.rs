@@ -6,22 +6,10 @@
 pub mod base36;
 pub mod config;
 pub mod copyupload;
+pub mod io;
 pub mod mime;
 pub mod props;
 pub mod rights;
 pub mod svg;
 pub mod title;
 pub mod verify;
-
-#[cfg(test)]
-mod test_util {
-    use std::io::Write;
-
-    /// A temporary file holding `bytes`, for the checks that read files.
-    pub fn file(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(bytes).unwrap();
-        f.flush().unwrap();
-        f
-    }
-}

@@ -2,12 +2,11 @@
 //! the improvement by extension (`mime`), the MIME ↔ extension map, media types, and the
 //! emulation of old Internet Explorer sniffing used by the upload checks (§7.1 step 3).
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::svg::{read_full, xml_root_element};
+use crate::io::{read_full, read_head, Content, ContentReader};
+use crate::svg::xml_root_element;
 
 /// The MIME type of content nobody recognised.
 pub const UNKNOWN_MIME: &str = "unknown/unknown";
@@ -731,7 +730,7 @@ fn find_media_type_for_extension(ext: &str) -> &'static str {
 /// The media type (`BITMAP`, `DRAWING`, `AUDIO`, `VIDEO`, `MULTIMEDIA`, `OFFICE`, `TEXT`,
 /// `EXECUTABLE`, `ARCHIVE`, `3D` or `UNKNOWN`) from the MIME type, else the extension,
 /// else the major type. `application/ogg` is `MULTIMEDIA` here; see
-/// [`media_type_for_file`] for the content-based decision.
+/// [`media_type_for_content`] for the content-based decision.
 pub fn media_type(mime: &str, ext: Option<&str>) -> &'static str {
     let by_mime = media_type_of_mime(mime);
     if by_mime != "UNKNOWN" {
@@ -749,11 +748,15 @@ pub fn media_type(mime: &str, ext: Option<&str>) -> &'static str {
     }
 }
 
-/// [`media_type`], except that `application/ogg` looks at the first 256 bytes of the file
+/// [`media_type`], except that `application/ogg` looks at the first 256 bytes of the content
 /// (theora → VIDEO; vorbis, flac, speex, opus → AUDIO; else MULTIMEDIA).
-pub fn media_type_for_file(path: &Path, mime: &str, ext: Option<&str>) -> io::Result<&'static str> {
+pub fn media_type_for_content(
+    content: &dyn Content,
+    mime: &str,
+    ext: Option<&str>,
+) -> io::Result<&'static str> {
     if mime == "application/ogg" {
-        let head = crate::svg::read_head(path, 256)?.to_ascii_lowercase();
+        let head = read_head(content, 256)?.to_ascii_lowercase();
         let text = String::from_utf8_lossy(&head).replace("ffmpeg2theora", "");
         return Ok(if text.contains("theora") {
             "VIDEO"
@@ -803,14 +806,14 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Content-only MIME guess (MediaWiki's `file-mime`): SPEC §7.4 steps 1-11, then the
 /// alias table.
-pub fn sniff_file(path: &Path) -> io::Result<String> {
-    let raw = guess_raw(path)?;
+pub fn sniff(content: &dyn Content) -> io::Result<String> {
+    let raw = guess_raw(content)?;
     Ok(canonical_mime(&raw))
 }
 
-fn guess_raw(path: &Path) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let size = f.metadata()?.len();
+fn guess_raw(content: &dyn Content) -> io::Result<String> {
+    let mut f = ContentReader::new(content);
+    let size = content.len();
     let mut head = vec![0u8; 16384];
     let n = read_full(&mut f, &mut head)?;
     head.truncate(n);
@@ -892,7 +895,7 @@ fn guess_raw(path: &Path) -> io::Result<String> {
     }
 
     // 6. XML.
-    if let Some(root) = xml_root_element(path)? {
+    if let Some(root) = xml_root_element(content)? {
         let mime = XML_TYPES
             .iter()
             .find(|(r, _)| *r == root)
@@ -984,7 +987,7 @@ fn shebang_type(head: &[u8]) -> Option<String> {
 }
 
 /// Look at the entries of a ZIP archive's central directory.
-fn detect_zip_type(f: &mut File, eocd: &[u8]) -> &'static str {
+fn detect_zip_type(f: &mut ContentReader<'_>, eocd: &[u8]) -> &'static str {
     let u16le = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
     let u32le = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
     let entries = u16le(eocd, 10);
@@ -1037,7 +1040,7 @@ fn detect_zip_type(f: &mut File, eocd: &[u8]) -> &'static str {
 
 /// The Office type of an OLE compound file, from the root entry's class id or the names
 /// of the first directory entries.
-fn detect_ole_type(f: &mut File) -> Option<&'static str> {
+fn detect_ole_type(f: &mut ContentReader<'_>) -> Option<&'static str> {
     let mut header = [0u8; 512];
     f.seek(SeekFrom::Start(0)).ok()?;
     if read_full(f, &mut header).ok()? != 512 {
@@ -1113,7 +1116,7 @@ fn format_clsid(b: &[u8]) -> String {
 
 /// The MIME type PHP's `getimagesize()` reports, if it recognises the file.
 fn image_type(
-    f: &mut File,
+    f: &mut ContentReader<'_>,
     head: &[u8],
     head16k: &[u8],
     size: u64,
@@ -1226,7 +1229,7 @@ pub(crate) fn wbmp_size(h: &[u8]) -> Option<(u32, u32)> {
 
 /// PHP's XBM check: `#define <name>_width <n>` and `..._height <n>` lines (looked for in
 /// the first MiB).
-fn is_xbm(f: &mut File) -> io::Result<bool> {
+fn is_xbm(f: &mut ContentReader<'_>) -> io::Result<bool> {
     f.seek(SeekFrom::Start(0))?;
     let mut buf = Vec::new();
     f.take(1 << 20).read_to_end(&mut buf)?;
@@ -1777,10 +1780,9 @@ pub fn ie_mime_types(chunk: &[u8], proposed: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::file;
 
     fn sniff(bytes: &[u8]) -> String {
-        sniff_file(file(bytes).path()).unwrap()
+        super::sniff(&bytes).unwrap()
     }
 
     #[test]
@@ -1879,19 +1881,19 @@ mod tests {
 
     #[test]
     fn ogg_media_type_by_content() {
-        let f = file(b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\x01\x1e\x01vorbis");
+        let f = b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\x01\x1e\x01vorbis";
         assert_eq!(
-            media_type_for_file(f.path(), "application/ogg", Some("ogg")).unwrap(),
+            media_type_for_content(f, "application/ogg", Some("ogg")).unwrap(),
             "AUDIO"
         );
-        let f = file(b"OggS....\x80theora");
+        let f = b"OggS....\x80theora";
         assert_eq!(
-            media_type_for_file(f.path(), "application/ogg", None).unwrap(),
+            media_type_for_content(f, "application/ogg", None).unwrap(),
             "VIDEO"
         );
-        let f = file(b"OggS....");
+        let f = b"OggS....";
         assert_eq!(
-            media_type_for_file(f.path(), "application/ogg", None).unwrap(),
+            media_type_for_content(f, "application/ogg", None).unwrap(),
             "MULTIMEDIA"
         );
     }

@@ -6,17 +6,16 @@
 //! SVG, like MediaWiki core. Files are read in a streaming way; nothing large is held in
 //! memory.
 
-use std::fs::File;
 use std::io::{self, BufReader, Seek, SeekFrom};
-use std::path::Path;
 
 use serde_json::{json, Value};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::io::{read_full, read_head, Content, ContentReader};
 use crate::mime::{
-    improve_from_extension, media_type_for_file, sniff_file, split_mime, storable_major_mime,
+    improve_from_extension, media_type_for_content, sniff, split_mime, storable_major_mime,
 };
-use crate::svg::{cp1252_char, php_trim, read_full, read_svg_info};
+use crate::svg::{cp1252_char, php_trim, read_svg_info};
 
 /// Properties of a file, as stored with an upload and shown in `imageinfo`.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,19 +50,19 @@ pub struct FileProps {
     pub common_metadata: Value,
 }
 
-/// Compute the properties of a local file whose size and SHA-1 (hex) are already known.
+/// Compute the properties of `content` whose size and SHA-1 (hex) are already known.
 /// `ext` is the final extension of the destination name.
 pub fn file_props(
-    path: &Path,
+    content: &dyn Content,
     ext: Option<&str>,
     size: u64,
     sha1_hex: &str,
 ) -> io::Result<FileProps> {
-    let file_mime = sniff_file(path)?;
+    let file_mime = sniff(content)?;
     let mime = improve_from_extension(&file_mime, ext.unwrap_or(""));
     let (major, minor) = split_mime(&mime);
-    let media_type = media_type_for_file(path, &mime, ext)?;
-    let info = handler_info(path, &mime)?;
+    let media_type = media_type_for_content(content, &mime, ext)?;
+    let info = handler_info(content, &mime)?;
     Ok(FileProps {
         size,
         sha1: sha1_hex.to_owned(),
@@ -260,23 +259,23 @@ struct HandlerInfo {
     common: MetaMap,
 }
 
-fn handler_info(path: &Path, mime: &str) -> io::Result<HandlerInfo> {
+fn handler_info(content: &dyn Content, mime: &str) -> io::Result<HandlerInfo> {
     match mime {
-        "image/png" => png_info(path),
-        "image/gif" => gif_info(path),
-        "image/jpeg" => jpeg_info(path),
-        "image/webp" => webp_info(path),
-        "image/tiff" => tiff_info(path),
-        "image/x-bmp" | "image/x-ms-bmp" => bmp_info(path),
-        "image/x-xcf" => xcf_info(path),
-        "image/svg+xml" | "image/svg" => svg_info(path),
+        "image/png" => png_info(content),
+        "image/gif" => gif_info(content),
+        "image/jpeg" => jpeg_info(content),
+        "image/webp" => webp_info(content),
+        "image/tiff" => tiff_info(content),
+        "image/x-bmp" | "image/x-ms-bmp" => bmp_info(content),
+        "image/x-xcf" => xcf_info(content),
+        "image/svg+xml" | "image/svg" => svg_info(content),
         _ => Ok(HandlerInfo::default()),
     }
 }
 
 /// Reads with a position, failing on short reads like MediaWiki's extractors do.
-struct Input {
-    r: BufReader<File>,
+struct Input<'a> {
+    r: BufReader<ContentReader<'a>>,
     pos: u64,
     size: u64,
 }
@@ -294,12 +293,11 @@ impl From<io::Error> for ReadFail {
     }
 }
 
-impl Input {
-    fn open(path: &Path) -> io::Result<Input> {
-        let f = File::open(path)?;
-        let size = f.metadata()?.len();
+impl<'a> Input<'a> {
+    fn open(content: &'a dyn Content) -> io::Result<Input<'a>> {
+        let size = content.len();
         Ok(Input {
-            r: BufReader::with_capacity(65536, f),
+            r: BufReader::with_capacity(65536, ContentReader::new(content)),
             pos: 0,
             size,
         })
@@ -469,8 +467,8 @@ struct PngData {
     color_type: &'static str,
 }
 
-fn png_extract(path: &Path) -> Result<PngData, ReadFail> {
-    let mut input = Input::open(path)?;
+fn png_extract(content: &dyn Content) -> Result<PngData, ReadFail> {
+    let mut input = Input::open(content)?;
     if input.read(8)? != PNG_SIG {
         return Err(ReadFail::Broken);
     }
@@ -642,8 +640,8 @@ fn png_extract(path: &Path) -> Result<PngData, ReadFail> {
     Ok(d)
 }
 
-fn png_info(path: &Path) -> io::Result<HandlerInfo> {
-    let d = match png_extract(path) {
+fn png_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let d = match png_extract(content) {
         Ok(d) => d,
         Err(ReadFail::Io(e)) if e.kind() != io::ErrorKind::UnexpectedEof => return Err(e),
         Err(_) => {
@@ -690,7 +688,7 @@ fn gif_bpp(b: Option<u8>) -> Result<(u32, bool), ReadFail> {
     Ok((u32::from(b & 7) + 1, b & 0x80 != 0))
 }
 
-fn gif_skip_block(input: &mut Input) -> Result<(), ReadFail> {
+fn gif_skip_block(input: &mut Input<'_>) -> Result<(), ReadFail> {
     loop {
         let len = input.byte()?.ok_or(ReadFail::Broken)?;
         if len == 0 {
@@ -705,7 +703,7 @@ fn gif_skip_block(input: &mut Input) -> Result<(), ReadFail> {
 }
 
 /// Read a chain of sub-blocks, keeping at most `keep` bytes of their data.
-fn gif_read_block(input: &mut Input, keep: usize) -> Result<Vec<u8>, ReadFail> {
+fn gif_read_block(input: &mut Input<'_>, keep: usize) -> Result<Vec<u8>, ReadFail> {
     let mut data = Vec::new();
     let mut blocks = 0;
     let mut sub = input.byte()?;
@@ -735,8 +733,8 @@ struct GifData {
     bits: u32,
 }
 
-fn gif_extract(path: &Path) -> Result<GifData, ReadFail> {
-    let mut input = Input::open(path)?;
+fn gif_extract(content: &dyn Content) -> Result<GifData, ReadFail> {
+    let mut input = Input::open(content)?;
     let sig = input.read_upto(6)?;
     if sig != b"GIF87a" && sig != b"GIF89a" {
         return Err(ReadFail::Broken);
@@ -846,8 +844,8 @@ fn gif_extract(path: &Path) -> Result<GifData, ReadFail> {
     Ok(d)
 }
 
-fn gif_info(path: &Path) -> io::Result<HandlerInfo> {
-    let d = match gif_extract(path) {
+fn gif_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let d = match gif_extract(content) {
         Ok(d) => d,
         Err(ReadFail::Io(e)) if e.kind() != io::ErrorKind::UnexpectedEof => return Err(e),
         Err(_) => {
@@ -1351,7 +1349,7 @@ struct JpegSegments {
     little_endian: Option<bool>,
 }
 
-fn jpeg_marker_data(input: &mut Input) -> Result<Vec<u8>, ReadFail> {
+fn jpeg_marker_data(input: &mut Input<'_>) -> Result<Vec<u8>, ReadFail> {
     let size = usize::from(u16be(&input.read(2)?));
     if size < 2 {
         return Err(ReadFail::Broken);
@@ -1359,8 +1357,8 @@ fn jpeg_marker_data(input: &mut Input) -> Result<Vec<u8>, ReadFail> {
     input.read(size - 2)
 }
 
-fn jpeg_segments(path: &Path) -> Result<JpegSegments, ReadFail> {
-    let mut input = Input::open(path)?;
+fn jpeg_segments(content: &dyn Content) -> Result<JpegSegments, ReadFail> {
+    let mut input = Input::open(content)?;
     if input.read_upto(2)? != b"\xff\xd8" {
         return Err(ReadFail::Broken);
     }
@@ -1436,8 +1434,8 @@ fn php_trim_bytes(b: &[u8]) -> &[u8] {
 }
 
 /// What `getimagesize()` reports for a JPEG: width, height and bits from the first SOF.
-fn jpeg_size(path: &Path) -> io::Result<Option<(u32, u32, u32)>> {
-    let mut input = Input::open(path)?;
+fn jpeg_size(content: &dyn Content) -> io::Result<Option<(u32, u32, u32)>> {
+    let mut input = Input::open(content)?;
     let res = (|| -> Result<Option<(u32, u32, u32)>, ReadFail> {
         if input.read(2)? != b"\xff\xd8" {
             return Ok(None);
@@ -1499,8 +1497,8 @@ fn exif_common(meta: &MetaMap) -> MetaMap {
         .collect()
 }
 
-fn jpeg_info(path: &Path) -> io::Result<HandlerInfo> {
-    let meta: MetaMap = match jpeg_segments(path) {
+fn jpeg_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let meta: MetaMap = match jpeg_segments(content) {
         Ok(seg) => {
             let mut meta = Vec::new();
             if let Some(tiff) = seg.exif {
@@ -1524,7 +1522,7 @@ fn jpeg_info(path: &Path) -> io::Result<HandlerInfo> {
         Err(ReadFail::Io(e)) if e.kind() != io::ErrorKind::UnexpectedEof => return Err(e),
         Err(_) => vec![(Key::from("_error"), Meta::Str("-1".into()))],
     };
-    let (mut width, mut height, bits) = jpeg_size(path)?.unwrap_or((0, 0, 0));
+    let (mut width, mut height, bits) = jpeg_size(content)?.unwrap_or((0, 0, 0));
     if orientation_swaps(&meta) {
         std::mem::swap(&mut width, &mut height);
     }
@@ -1545,8 +1543,8 @@ fn jpeg_info(path: &Path) -> io::Result<HandlerInfo> {
 /// How much of a TIFF file is read to find its EXIF data.
 const TIFF_READ_LIMIT: usize = 16 << 20;
 
-fn tiff_info(path: &Path) -> io::Result<HandlerInfo> {
-    let data = crate::svg::read_head(path, TIFF_READ_LIMIT)?;
+fn tiff_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let data = read_head(content, TIFF_READ_LIMIT)?;
     let le = match data.get(0..2) {
         Some(b"II") => Some(true),
         Some(b"MM") => Some(false),
@@ -1592,12 +1590,12 @@ fn tiff_info(path: &Path) -> io::Result<HandlerInfo> {
 // WebP, BMP, XCF, SVG
 // ---------------------------------------------------------------------------------------
 
-fn webp_info(path: &Path) -> io::Result<HandlerInfo> {
+fn webp_info(content: &dyn Content) -> io::Result<HandlerInfo> {
     let broken = || HandlerInfo {
         metadata: vec![(Key::from("_error"), Meta::Str("0".into()))],
         ..HandlerInfo::default()
     };
-    let mut input = Input::open(path)?;
+    let mut input = Input::open(content)?;
     let header = match input.read_upto(12) {
         Ok(h) => h,
         Err(ReadFail::Io(e)) => return Err(e),
@@ -1711,8 +1709,8 @@ fn webp_info(path: &Path) -> io::Result<HandlerInfo> {
     })
 }
 
-fn bmp_info(path: &Path) -> io::Result<HandlerInfo> {
-    let head = crate::svg::read_head(path, 54)?;
+fn bmp_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let head = read_head(content, 54)?;
     if head.len() < 26 {
         return Ok(HandlerInfo::default());
     }
@@ -1723,8 +1721,8 @@ fn bmp_info(path: &Path) -> io::Result<HandlerInfo> {
     })
 }
 
-fn xcf_info(path: &Path) -> io::Result<HandlerInfo> {
-    let head = crate::svg::read_head(path, 26)?;
+fn xcf_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let head = read_head(content, 26)?;
     let valid = head.len() == 26 && head.starts_with(b"gimp xcf ") && head[13] == 0;
     if !valid {
         return Ok(HandlerInfo {
@@ -1772,8 +1770,8 @@ fn json_to_meta(v: &Value) -> Meta {
     }
 }
 
-fn svg_info(path: &Path) -> io::Result<HandlerInfo> {
-    let info = read_svg_info(path)?;
+fn svg_info(content: &dyn Content) -> io::Result<HandlerInfo> {
+    let info = read_svg_info(content)?;
     let metadata: MetaMap = info
         .metadata
         .iter()
@@ -1809,7 +1807,6 @@ fn svg_info(path: &Path) -> io::Result<HandlerInfo> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::test_util::file;
 
     fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
         let mut out = (data.len() as u32).to_be_bytes().to_vec();
@@ -1880,8 +1877,7 @@ pub(crate) mod tests {
     }
 
     fn props(bytes: &[u8], ext: &str) -> FileProps {
-        let f = file(bytes);
-        file_props(f.path(), Some(ext), bytes.len() as u64, "0000").unwrap()
+        file_props(&bytes, Some(ext), bytes.len() as u64, "0000").unwrap()
     }
 
     #[test]

@@ -9,9 +9,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -19,6 +17,7 @@ use quick_xml::events::{BytesStart, Event};
 use regex::Regex;
 use serde_json::Value;
 
+use crate::io::{read_full, read_head, Content, ContentReader};
 use crate::verify::VerificationError;
 
 /// Longest text node or attribute value accepted (libxml's `XML_MAX_TEXT_LENGTH`).
@@ -304,15 +303,15 @@ impl<R: Read> Read for TokenGuard<R> {
 }
 
 /// A UTF-8 byte stream of an XML document, ready for the walker.
-pub(crate) struct XmlInput {
-    reader: Box<dyn BufRead>,
+pub(crate) struct XmlInput<'a> {
+    reader: Box<dyn BufRead + 'a>,
     counter: Rc<Cell<usize>>,
     supported: bool,
 }
 
-impl XmlInput {
+impl<'a> XmlInput<'a> {
     /// Prepare `source` (whose first bytes are `head`, already consumed from `source`).
-    fn new<R: Read + 'static>(head: Vec<u8>, source: R) -> XmlInput {
+    fn new<R: Read + 'a>(head: Vec<u8>, source: R) -> XmlInput<'a> {
         let (enc, bom) = detect_encoding(&head);
         let prefix = head.get(bom..).map(<[u8]>::to_vec).unwrap_or_default();
         let counter = Rc::new(Cell::new(0));
@@ -328,42 +327,19 @@ impl XmlInput {
         }
     }
 
-    /// Open a file.
-    pub(crate) fn from_path(path: &Path) -> io::Result<XmlInput> {
-        let mut file = File::open(path)?;
+    /// Stream `content` from its start.
+    pub(crate) fn from_content(content: &'a dyn Content) -> io::Result<XmlInput<'a>> {
+        let mut reader = ContentReader::new(content);
         let mut head = vec![0u8; 1024];
-        let n = read_full(&mut file, &mut head)?;
+        let n = read_full(&mut reader, &mut head)?;
         head.truncate(n);
-        Ok(XmlInput::new(head, file))
+        Ok(XmlInput::new(head, reader))
     }
 
     /// Use bytes held in memory.
-    fn from_bytes(bytes: Vec<u8>) -> XmlInput {
+    fn from_bytes(bytes: Vec<u8>) -> XmlInput<'a> {
         XmlInput::new(bytes, io::empty())
     }
-}
-
-/// Read until `buf` is full or the end of the input; returns the number of bytes read.
-pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// Read at most `max` bytes from the start of a file.
-pub(crate) fn read_head(path: &Path, max: usize) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    let mut buf = vec![0u8; max];
-    let n = read_full(&mut f, &mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -608,7 +584,10 @@ enum Stop {
 /// Walk an XML document, reporting events to `handler` and checking well-formedness the
 /// way MediaWiki's XML checker does. `require_safe_dtd` makes an unsafe internal DTD subset
 /// a well-formedness error (and stops reading there).
-pub(crate) fn walk_xml<H: XmlHandler>(input: XmlInput, handler: &mut H) -> io::Result<XmlOutcome> {
+pub(crate) fn walk_xml<H: XmlHandler>(
+    input: XmlInput<'_>,
+    handler: &mut H,
+) -> io::Result<XmlOutcome> {
     let XmlInput {
         reader,
         counter,
@@ -1001,10 +980,10 @@ impl<H: XmlHandler> Walker<'_, H> {
 struct NoHandler;
 impl XmlHandler for NoHandler {}
 
-/// The expanded root element name of `path` if it is well-formed XML (MediaWiki's
+/// The expanded root element name of `content` if it is well-formed XML (MediaWiki's
 /// `XmlTypeCheck` as used by MIME detection), else `None`.
-pub(crate) fn xml_root_element(path: &Path) -> io::Result<Option<String>> {
-    let outcome = walk_xml(XmlInput::from_path(path)?, &mut NoHandler)?;
+pub(crate) fn xml_root_element(content: &dyn Content) -> io::Result<Option<String>> {
+    let outcome = walk_xml(XmlInput::from_content(content)?, &mut NoHandler)?;
     Ok(if outcome.well_formed {
         outcome.root
     } else {
@@ -1288,12 +1267,12 @@ impl XmlHandler for SvgFilter {
 
 /// The SVG filter (SPEC §7.2). In `partial` mode a document that is not well-formed
 /// passes; in full mode it fails with `uploadinvalidxml`.
-pub fn check_svg(path: &Path, partial: bool) -> io::Result<Option<VerificationError>> {
+pub fn check_svg(content: &dyn Content, partial: bool) -> io::Result<Option<VerificationError>> {
     let mut filter = SvgFilter {
         pending: Vec::new(),
         hit: None,
     };
-    let outcome = walk_xml(XmlInput::from_path(path)?, &mut filter)?;
+    let outcome = walk_xml(XmlInput::from_content(content)?, &mut filter)?;
     if !outcome.well_formed {
         return Ok(if partial {
             None
@@ -1386,8 +1365,8 @@ fn decode_units(bytes: &[u8], width: usize, big_endian: bool) -> Option<String> 
 }
 
 /// The XML encoding check (SPEC §7.3): true when the file must be rejected.
-pub fn xml_encoding_mismatch(path: &Path) -> io::Result<bool> {
-    let contents = read_head(path, SVG_METADATA_CUTOFF)?;
+pub fn xml_encoding_mismatch(content: &dyn Content) -> io::Result<bool> {
+    let contents = read_head(content, SVG_METADATA_CUTOFF)?;
     match declaration_verdict(&contents) {
         Some(true) => return Ok(true),
         Some(false) => {}
@@ -1900,8 +1879,8 @@ fn upsert_lang(list: &mut Vec<(String, u8)>, lang: &str, kind: u8) {
 
 /// Read the size and `metadata` of an SVG file the way MediaWiki's SVG handler does:
 /// only the first [`SVG_METADATA_CUTOFF`] bytes are looked at.
-pub(crate) fn read_svg_info(path: &Path) -> io::Result<SvgInfo> {
-    let head = read_head(path, SVG_METADATA_CUTOFF)?;
+pub(crate) fn read_svg_info(content: &dyn Content) -> io::Result<SvgInfo> {
+    let head = read_head(content, SVG_METADATA_CUTOFF)?;
     let mut metadata = vec![("version".to_owned(), Value::from(2))];
     if head.is_empty() {
         metadata.push(("error".to_owned(), svg_error("Error getting xml of SVG.")));
@@ -2013,11 +1992,9 @@ fn svg_error(message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::file;
 
     fn filter(svg: &str) -> Option<(String, Vec<String>)> {
-        let f = file(svg.as_bytes());
-        check_svg(f.path(), false)
+        check_svg(&svg.as_bytes(), false)
             .unwrap()
             .map(|e| (e.key, e.params))
     }
@@ -2038,27 +2015,27 @@ mod tests {
 
     #[test]
     fn root_element_detection() {
-        let f = file(br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>"#);
+        let f = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>"#;
         assert_eq!(
-            xml_root_element(f.path()).unwrap().as_deref(),
+            xml_root_element(&f).unwrap().as_deref(),
             Some("http://www.w3.org/2000/svg:svg")
         );
-        let f = file(b"<p>hi</p>\n");
-        assert_eq!(xml_root_element(f.path()).unwrap().as_deref(), Some("p"));
-        let f = file(b"<svg><g></svg>");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"\x89PNG\r\n\x1a\n");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"<a/><b/>");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"<a>&nbsp;</a>");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"<a b='1' b='2'/>");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"<a>x</a>trailing");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
-        let f = file(b"");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = b"<p>hi</p>\n";
+        assert_eq!(xml_root_element(&f).unwrap().as_deref(), Some("p"));
+        let f = b"<svg><g></svg>";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"\x89PNG\r\n\x1a\n";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"<a/><b/>";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"<a>&nbsp;</a>";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"<a b='1' b='2'/>";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"<a>x</a>trailing";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
+        let f = b"";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
     }
 
     #[test]
@@ -2068,9 +2045,9 @@ mod tests {
         for u in text.encode_utf16() {
             bytes.extend_from_slice(&u.to_le_bytes());
         }
-        let f = file(&bytes);
+        let f = bytes;
         assert_eq!(
-            xml_root_element(f.path()).unwrap().as_deref(),
+            xml_root_element(&f).unwrap().as_deref(),
             Some("http://www.w3.org/2000/svg:svg")
         );
     }
@@ -2082,12 +2059,12 @@ mod tests {
         for u in text.encode_utf16() {
             bytes.extend_from_slice(&u.to_be_bytes());
         }
-        let f = file(&bytes);
-        let e = check_svg(f.path(), false).unwrap().unwrap();
+        let f = bytes;
+        let e = check_svg(&f, false).unwrap().unwrap();
         assert_eq!(e.details(), vec!["uploaded-script-svg", "script"]);
         // A Latin-1 document is decoded as such.
         let latin = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><title>caf\xe9</title></svg>";
-        let info = read_svg_info(file(latin).path()).unwrap();
+        let info = read_svg_info(&latin).unwrap();
         assert!(
             info.metadata
                 .iter()
@@ -2096,8 +2073,8 @@ mod tests {
             info.metadata
         );
         // Undeclared encodings the reader cannot decode are not well-formed.
-        let f = file(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><svg/>");
-        assert_eq!(xml_root_element(f.path()).unwrap(), None);
+        let f = b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><svg/>";
+        assert_eq!(xml_root_element(&f).unwrap(), None);
     }
 
     #[test]
@@ -2143,10 +2120,10 @@ mod tests {
 
     #[test]
     fn partial_mode_tolerates_malformed_xml() {
-        let f = file(format!("{SVG_OPEN}<g>").as_bytes());
-        assert_eq!(check_svg(f.path(), true).unwrap(), None);
+        let f = format!("{SVG_OPEN}<g>");
+        assert_eq!(check_svg(&f.as_bytes(), true).unwrap(), None);
         assert_eq!(
-            check_svg(f.path(), false).unwrap().map(|e| e.key),
+            check_svg(&f.as_bytes(), false).unwrap().map(|e| e.key),
             Some("uploadinvalidxml".into())
         );
     }
@@ -2416,7 +2393,7 @@ mod tests {
 
     #[test]
     fn encoding_check() {
-        let check = |b: &[u8]| xml_encoding_mismatch(file(b).path()).unwrap();
+        let check = |b: &[u8]| xml_encoding_mismatch(&b).unwrap();
         assert!(check(b"<?xml version=\"1.0\" encoding=\"UTF-7\"?><svg/>"));
         assert!(!check(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><svg/>"));
         assert!(!check(
@@ -2455,8 +2432,8 @@ mod tests {
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80" viewBox="0 0 120 80">"#,
             r##"<title>mwanchor test drawing</title><rect width="120" height="80" fill="#3366cc"/></svg>"##
         );
-        let f = file(s.as_bytes());
-        let info = read_svg_info(f.path()).unwrap();
+        let f = s.as_bytes();
+        let info = read_svg_info(&f).unwrap();
         assert_eq!((info.width, info.height), (120, 80));
         let json = serde_json::to_string(&info.metadata).unwrap();
         assert_eq!(
@@ -2472,7 +2449,7 @@ mod tests {
             r#"<desc> d </desc><metadata><x>1</x></metadata>"#,
             r#"<switch><text systemLanguage="de-CH, fr">x</text><animate/></switch></svg>"#
         );
-        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        let info = read_svg_info(&s.as_bytes()).unwrap();
         assert_eq!((info.width, info.height), (512, 256));
         let json = serde_json::to_string(&info.metadata).unwrap();
         assert_eq!(
@@ -2484,10 +2461,10 @@ mod tests {
             )
         );
         let s = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10mm" height="50%"/>"#;
-        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        let info = read_svg_info(&s.as_bytes()).unwrap();
         assert_eq!((info.width, info.height), (35, 256));
         let s = r#"<html/>"#;
-        let info = read_svg_info(file(s.as_bytes()).path()).unwrap();
+        let info = read_svg_info(&s.as_bytes()).unwrap();
         assert_eq!((info.width, info.height), (0, 0));
         assert_eq!(
             serde_json::to_string(&info.metadata).unwrap(),

@@ -2,20 +2,19 @@
 //! chunk, and the full checks on a complete file. A failure is a [`VerificationError`],
 //! which the API reports as `verification-error` with `details = [key, params...]`.
 
-use std::fs::File;
 use std::io;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::bytes::Regex;
 
 use crate::config::Config;
+use crate::io::{read_full, read_head, Content, ContentReader};
 use crate::mime::{
     ie_mime_types, is_matching_extension, is_recognizable_extension, mime_for_extension,
     mimes_for_extension, UNKNOWN_MIME,
 };
 use crate::props::FileProps;
-use crate::svg::{check_svg, decode_one_reference, read_head, xml_encoding_mismatch};
+use crate::svg::{check_svg, decode_one_reference, xml_encoding_mismatch};
 
 /// A failed content check: an i18n message key and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,7 +175,7 @@ pub fn verify_extension(mime: &str, ext: &str) -> bool {
 /// Partial checks (SPEC §7.1 steps 2-5; virus scanning is not configured). `ext` is the
 /// final extension of the target name as written (may be empty).
 pub fn verify_partial(
-    path: &Path,
+    content: &dyn Content,
     ext: &str,
     props: &FileProps,
     cfg: &Config,
@@ -189,7 +188,7 @@ pub fn verify_partial(
             )));
         }
         if cfg.verify_mime_type_ie {
-            let chunk = read_head(path, 256)?;
+            let chunk = read_head(content, 256)?;
             let proposed = mime_for_extension(ext).unwrap_or("");
             for t in ie_mime_types(&chunk, proposed) {
                 if is_excluded(&t, cfg) {
@@ -199,11 +198,11 @@ pub fn verify_partial(
         }
     }
     if !cfg.disable_upload_script_checks {
-        if detect_script(path, &props.file_mime, ext)? {
+        if detect_script(content, &props.file_mime, ext)? {
             return Ok(Err(VerificationError::new("uploadscripted", &[])));
         }
         if ext == "svg" || props.file_mime == "image/svg+xml" {
-            if let Some(e) = check_svg(path, true)? {
+            if let Some(e) = check_svg(content, true)? {
                 return Ok(Err(e));
             }
         }
@@ -213,12 +212,12 @@ pub fn verify_partial(
 
 /// All checks (SPEC §7.1 steps 1-10) on a complete file.
 pub fn verify_file(
-    path: &Path,
+    content: &dyn Content,
     ext: &str,
     props: &FileProps,
     cfg: &Config,
 ) -> io::Result<Result<(), VerificationError>> {
-    if let Err(e) = verify_partial(path, ext, props, cfg)? {
+    if let Err(e) = verify_partial(content, ext, props, cfg)? {
         return Ok(Err(e));
     }
     if cfg.verify_mime_type && !ext.is_empty() && !verify_extension(&props.mime, ext) {
@@ -228,7 +227,7 @@ pub fn verify_file(
         )));
     }
     if !cfg.disable_upload_script_checks && (ext == "svg" || props.mime == "image/svg+xml") {
-        if let Some(e) = check_svg(path, false)? {
+        if let Some(e) = check_svg(content, false)? {
             return Ok(Err(e));
         }
     }
@@ -349,12 +348,12 @@ fn window_is_scripted(window: &[u8]) -> bool {
 /// SPEC §7.1 step 4 (`detectScript`): heuristics for HTML or JavaScript that a browser
 /// might act on. Text files (`mime` `text/*`) are scanned completely, in bounded windows;
 /// other files only in their first KiB.
-pub fn detect_script(path: &Path, mime: &str, ext: &str) -> io::Result<bool> {
-    let mut file = File::open(path)?;
+pub fn detect_script(content: &dyn Content, mime: &str, ext: &str) -> io::Result<bool> {
+    let mut reader = ContentReader::new(content);
     let whole = mime.starts_with("text/");
     let first = {
         let mut b = vec![0u8; if whole { SCAN_BLOCK } else { 1024 }];
-        let n = crate::svg::read_full(&mut file, &mut b)?;
+        let n = read_full(&mut reader, &mut b)?;
         b.truncate(n);
         b
     };
@@ -380,7 +379,7 @@ pub fn detect_script(path: &Path, mime: &str, ext: &str) -> io::Result<bool> {
     if whole {
         let mut block = vec![0u8; SCAN_BLOCK];
         while !scripted {
-            let n = crate::svg::read_full(&mut file, &mut block)?;
+            let n = read_full(&mut reader, &mut block)?;
             if n == 0 {
                 break;
             }
@@ -394,34 +393,26 @@ pub fn detect_script(path: &Path, mime: &str, ext: &str) -> io::Result<bool> {
         return Ok(true);
     }
     if ext == "svg" || mime.starts_with("image/svg") {
-        return xml_encoding_mismatch(path);
+        return xml_encoding_mismatch(content);
     }
     Ok(false)
-}
-
-/// Read a whole small file (tests and callers that know the size is bounded).
-#[cfg(test)]
-fn read_all(path: &Path) -> io::Result<Vec<u8>> {
-    std::fs::read(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::props::file_props;
-    use crate::test_util::file;
 
     /// Run the full verification of `bytes` uploaded with extension `ext`.
     fn verify(bytes: &[u8], ext: &str) -> Result<(), VerificationError> {
-        let f = file(bytes);
-        let data = read_all(f.path()).unwrap();
+        let data = bytes.to_vec();
         let sha1 = {
             use sha1::Digest;
             hex::encode(sha1::Sha1::digest(&data))
         };
         let e = if ext.is_empty() { None } else { Some(ext) };
-        let props = file_props(f.path(), e, data.len() as u64, &sha1).unwrap();
-        verify_file(f.path(), ext, &props, &Config::default()).unwrap()
+        let props = file_props(&data, e, data.len() as u64, &sha1).unwrap();
+        verify_file(&data, ext, &props, &Config::default()).unwrap()
     }
 
     fn expect(bytes: &[u8], ext: &str, details: &[&str], info: &str) {
@@ -666,7 +657,7 @@ mod tests {
 
     #[test]
     fn detect_script_rules() {
-        let check = |b: &[u8], mime: &str| detect_script(file(b).path(), mime, "txt").unwrap();
+        let check = |b: &[u8], mime: &str| detect_script(&b, mime, "txt").unwrap();
         assert!(check(b"<!DOCTYPE   XHTML", "text/plain"));
         assert!(check(b"hello <BODY>", "text/plain"));
         assert!(check(b"x type = 'text/javascript'", "text/plain"));
@@ -714,17 +705,14 @@ mod tests {
 
     #[test]
     fn config_switches() {
-        let php = file(b"<?php echo 1; ?>");
-        let props = file_props(php.path(), Some("php"), 16, "x").unwrap();
+        let php = b"<?php echo 1; ?>";
+        let props = file_props(php, Some("php"), 16, "x").unwrap();
         let cfg = Config {
             verify_mime_type: false,
             disable_upload_script_checks: true,
             ..Config::default()
         };
-        assert_eq!(
-            verify_file(php.path(), "php", &props, &cfg).unwrap(),
-            Ok(())
-        );
+        assert_eq!(verify_file(php, "php", &props, &cfg).unwrap(), Ok(()));
     }
 
     #[test]
