@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::OnceLock;
 
 use crate::io::{read_full, read_head, Content, ContentReader};
-use crate::svg::xml_root_element;
+use crate::xml::xml_root_element;
 
 /// The MIME type of content nobody recognised.
 pub const UNKNOWN_MIME: &str = "unknown/unknown";

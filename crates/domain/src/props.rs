@@ -15,7 +15,8 @@ use crate::io::{read_full, read_head, Content, ContentReader};
 use crate::mime::{
     improve_from_extension, media_type_for_content, sniff, split_mime, storable_major_mime,
 };
-use crate::svg::{cp1252_char, php_trim, read_svg_info};
+use crate::php::{cp1252_char, php_trim, php_trim_bytes};
+use crate::svg::read_svg_info;
 
 /// Properties of a file, as stored with an upload and shown in `imageinfo`.
 #[derive(Debug, Clone, PartialEq)]
@@ -1424,13 +1425,6 @@ fn jpeg_segments(content: &dyn Content) -> Result<JpegSegments, ReadFail> {
             }
         }
     }
-}
-
-fn php_trim_bytes(b: &[u8]) -> &[u8] {
-    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\0' | b'\x0B');
-    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |p| p + 1);
-    &b[start..end.max(start)]
 }
 
 /// What `getimagesize()` reports for a JPEG: width, height and bits from the first SOF.

@@ -15,6 +15,7 @@ use md5::{Digest, Md5};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Config;
+use crate::php::php_trim;
 
 /// `Media:` (virtual namespace for direct file links).
 pub const NS_MEDIA: i32 = -2;
@@ -819,11 +820,6 @@ fn file_dbkey(name: &str) -> Option<String> {
         .ok()
         .filter(|t| t.ns == NS_FILE)
         .map(|t| t.dbkey)
-}
-
-/// Trims the characters PHP's `trim` removes by default.
-fn php_trim(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\0' | '\u{0B}'))
 }
 
 /// Normalises an upload's requested name `requested` (§6.1), in MediaWiki's check order:
