@@ -1,18 +1,35 @@
-//! Storage for mwstore: the metadata repository ([`Repo`], implemented on SQLite by
-//! [`SqliteRepo`]) and the blob store ([`BlobStore`], content-addressed files on local disk).
+//! Storage for mwstore, below the protocol:
+//! - the metadata repository ([`repo`]: traits by concern, [`FullRepo`] for all of them;
+//!   [`SqliteRepo`] implements them), with MediaWiki's publishing rules written once over
+//!   its write transactions ([`rules`]);
+//! - the blob store ([`BlobStore`]: contents named by their SHA-1) and the upload spool
+//!   ([`UploadSpool`]: staged files and chunked uploads in progress), both on local disk in
+//!   [`LocalStore`]; no path leaves these interfaces;
+//! - coordination that must hold across processes ([`coord`]: locks, rate-limit counters).
 //!
-//! Blobs are stored once per content (keyed by their SHA-1); every public, archived, deleted
-//! or stashed version refers to its blob through the metadata. Publishing a file is therefore
-//! a single metadata transaction: it appears completely or not at all.
+//! Blobs are stored once per content; every published, archived, deleted or stashed version
+//! refers to its blob through the metadata, so publishing a file is a single metadata
+//! transaction: it appears completely or not at all.
 
 mod blob;
+pub mod coord;
+mod error;
+mod hash;
 mod model;
-mod repo;
+pub mod repo;
+pub mod rules;
+mod spool;
 mod sqlite;
 
-pub use blob::{BlobStore, BlobWriter, LocalBlobStore};
+pub use blob::{BlobBody, BlobInfo, BlobStore, ByteRange, ByteStream, LocalStore};
+pub use error::StoreError;
+pub use hash::{is_sha1_hex, RunningSha1};
 pub use model::*;
-pub use repo::{Repo, StoreError};
+pub use repo::{
+    FileRepo, FullRepo, JobRepo, LogRepo, PageRepo, SessionRepo, StashRepo, StatsRepo, UserRepo,
+    WriteTx, Writes,
+};
+pub use spool::{SpoolItem, SpoolWrite, Staged, UploadSpool};
 pub use sqlite::SqliteRepo;
 
 /// MediaWiki-style 14-digit timestamp (`YYYYMMDDHHMMSS`, UTC).

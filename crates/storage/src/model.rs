@@ -133,6 +133,53 @@ pub struct LogEntry {
     pub params: String,
 }
 
+/// Where a stash entry is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StashStatus {
+    /// A chunked upload receiving chunks; `meta.size` is the acknowledged offset.
+    Chunks,
+    /// A chunked upload whose last chunk arrived: no more chunks are taken, and its assembly
+    /// (a job) turns it into a finished entry under a new key.
+    Assembling,
+    /// A complete, verified file.
+    Finished,
+}
+
+impl StashStatus {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StashStatus::Chunks => "chunks",
+            StashStatus::Assembling => "assembling",
+            StashStatus::Finished => "finished",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "chunks" => Some(StashStatus::Chunks),
+            "assembling" => Some(StashStatus::Assembling),
+            "finished" => Some(StashStatus::Finished),
+            _ => None,
+        }
+    }
+
+    /// The status as MediaWiki shows it (`list=mystashedfiles`): an upload in progress is
+    /// `chunks` until it is assembled.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            StashStatus::Chunks | StashStatus::Assembling => "chunks",
+            StashStatus::Finished => "finished",
+        }
+    }
+
+    /// Whether the entry is an upload in progress.
+    pub fn is_chunked(self) -> bool {
+        self != StashStatus::Finished
+    }
+}
+
 /// An upload stash entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StashEntry {
@@ -145,13 +192,28 @@ pub struct StashEntry {
     pub timestamp: String,
     /// Unix seconds after which the entry is gone.
     pub expires: i64,
-    /// `finished` or `chunks`.
-    pub status: String,
+    pub status: StashStatus,
     pub chunk_inx: Option<i64>,
-    /// JSON with the remaining file properties (file_mime, ...).
+    /// JSON with the remaining file properties (file_mime, the metadata, and the extension
+    /// the content was verified for).
     pub props: String,
     /// The internal temp name shown as `canonicaltitle` (`<YmdHis>!<name>`).
     pub temp_name: String,
+    /// A chunked upload's running SHA-1 over its first `meta.size` bytes
+    /// ([`crate::RunningSha1::to_bytes`]).
+    pub hash_state: Option<Vec<u8>>,
+}
+
+/// The progress a chunk append records, compared-and-set against the previous offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkProgress {
+    /// Bytes acknowledged so far.
+    pub size: u64,
+    pub chunk_inx: i64,
+    /// [`crate::RunningSha1::to_bytes`] of the first `size` bytes.
+    pub hash_state: Vec<u8>,
+    /// `Chunks`, or `Assembling` once the last chunk is in.
+    pub status: StashStatus,
 }
 
 /// A durable job.
@@ -165,6 +227,23 @@ pub struct Job {
     /// JSON parameters.
     pub params: String,
     pub created: i64,
+    /// How often the job was claimed (a job that keeps failing is given up).
+    pub attempts: i64,
+    /// The worker holding the job's lease, if any.
+    pub owner: Option<String>,
+    /// Unix seconds until which `owner` holds the job (0: free to claim).
+    pub lease_until: i64,
+}
+
+/// The status `checkstatus` reports for (user, key), written with the step it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRecord {
+    pub user_id: i64,
+    pub key: String,
+    /// JSON.
+    pub data: String,
+    /// Unix seconds after which it is gone.
+    pub expires: i64,
 }
 
 /// What a publish writes, in one transaction.
