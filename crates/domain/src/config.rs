@@ -52,6 +52,11 @@ pub struct Config {
     /// only to hold jobs during maintenance: they stay queued in the database, and
     /// `checkstatus` answers `queued`, until a server with it on starts.
     pub run_jobs: bool,
+    /// Seconds between sweeper rounds (the sweeper also runs at start).
+    pub sweep_interval: u64,
+    /// Seconds a blob, staged file or chunked upload that nothing refers to is kept before
+    /// the sweeper removes it (steps in progress refer to nothing yet).
+    pub sweep_grace_period: u64,
     /// `$wgAllowCopyUploads`.
     pub allow_copy_uploads: bool,
     /// `$wgCopyUploadsDomains`.
@@ -101,6 +106,9 @@ impl Config {
         }
         if self.min_upload_chunk_size == 0 {
             return Err("min_upload_chunk_size must be greater than 0".into());
+        }
+        if self.sweep_interval == 0 {
+            return Err("sweep_interval must be greater than 0".into());
         }
         let scheme_ok =
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://");
@@ -171,6 +179,8 @@ impl Default for Config {
             upload_stash_max_age: 6 * 3600,
             enable_async_uploads: true,
             run_jobs: true,
+            sweep_interval: 60,
+            sweep_grace_period: 3600,
             allow_copy_uploads: false,
             copy_uploads_domains: Vec::new(),
             copy_uploads_allow_private: Vec::new(),

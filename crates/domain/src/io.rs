@@ -105,6 +105,13 @@ impl FileContent {
         let len = file.metadata()?.len();
         Ok(FileContent { file, len })
     }
+
+    /// Only the first `len` bytes (of a file that may hold more, such as an upload whose
+    /// later bytes were never acknowledged).
+    pub fn truncated(mut self, len: u64) -> FileContent {
+        self.len = self.len.min(len);
+        self
+    }
 }
 
 impl Content for FileContent {

@@ -42,14 +42,14 @@ pub fn verify_extension(mime: &str, ext: &str) -> bool {
 pub fn verify_partial(
     content: &dyn Content,
     ext: &str,
-    props: &FileProps,
+    file_mime: &str,
     cfg: &Config,
 ) -> io::Result<Result<(), VerificationError>> {
     if cfg.verify_mime_type {
-        if is_excluded(&props.file_mime, cfg) {
+        if is_excluded(file_mime, cfg) {
             return Ok(Err(VerificationError::new(
                 "filetype-badmime",
-                &[&props.file_mime],
+                &[file_mime],
             )));
         }
         if cfg.verify_mime_type_ie {
@@ -63,10 +63,10 @@ pub fn verify_partial(
         }
     }
     if !cfg.disable_upload_script_checks {
-        if detect_script(content, &props.file_mime, ext)? {
+        if detect_script(content, file_mime, ext)? {
             return Ok(Err(VerificationError::new("uploadscripted", &[])));
         }
-        if ext == "svg" || props.file_mime == "image/svg+xml" {
+        if ext == "svg" || file_mime == "image/svg+xml" {
             if let Some(e) = check_svg(content, true)? {
                 return Ok(Err(e));
             }
@@ -82,7 +82,7 @@ pub fn verify_file(
     props: &FileProps,
     cfg: &Config,
 ) -> io::Result<Result<(), VerificationError>> {
-    if let Err(e) = verify_partial(content, ext, props, cfg)? {
+    if let Err(e) = verify_partial(content, ext, &props.file_mime, cfg)? {
         return Ok(Err(e));
     }
     if cfg.verify_mime_type && !ext.is_empty() && !verify_extension(&props.mime, ext) {
