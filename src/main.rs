@@ -11,7 +11,7 @@ use figment::Figment;
 
 use mwstore_api::auth;
 use mwstore_domain::config::Config;
-use mwstore_storage::{BotPassword, LocalBlobStore, Repo, SqliteRepo};
+use mwstore_storage::{BotPassword, FullRepo, LocalStore, SqliteRepo, StatsRepo, UserRepo};
 
 mod bench_cmd;
 mod upload_cmd;
@@ -180,7 +180,7 @@ async fn serve(common: Common, listen: Option<String>, public_url: Option<String
         println!("Created user Admin (sysop, bureaucrat) with password: {password}");
         println!("It is shown only once; change it with `mwstore user passwd Admin`.");
     }
-    let blobs = LocalBlobStore::open(&cfg.data_dir).await?;
+    let store = Arc::new(LocalStore::open(&cfg.data_dir).await?);
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -191,16 +191,19 @@ async fn serve(common: Common, listen: Option<String>, public_url: Option<String
         cfg.public_url.clone()
     };
     let db_version = repo.db_version().await?;
+    let repo: Arc<dyn FullRepo> = Arc::new(repo);
     let state = Arc::new(mwstore_api::AppState::new(
         cfg.clone(),
-        Arc::new(repo),
-        Arc::new(blobs),
+        mwstore_api::Backends::local(repo, store),
         server.clone(),
         db_version,
     ));
-    mwstore_api::spawn_sweeper(state.clone());
+    mwstore_api::housekeeping::spawn(
+        state.clone(),
+        std::time::Duration::from_secs(cfg.sweep_interval),
+    );
     if cfg.run_jobs {
-        mwstore_api::jobs::spawn_runner(state.clone());
+        mwstore_api::jobs::runner::spawn(state.clone());
     } else {
         println!("Upload jobs are held (run_jobs = false): async uploads stay queued.");
     }

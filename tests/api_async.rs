@@ -177,8 +177,8 @@ async fn async_chunked_upload_and_async_publish() {
 #[tokio::test]
 async fn async_assembly_failure_keeps_its_reason() {
     let (_server, alice, bob) = server_with_alice_bob().await;
-    let mut html = b"<html><body><script>alert(1)</script>".to_vec();
-    html.resize(3000, b' ');
+    // JPEG bytes named .png pass the partial checks of each chunk, and fail as a whole.
+    let html = common::pad_jpeg(&common::make_jpeg(40, 30, "Async"), 3000);
     let name = "Async-bad.png";
     let r = chunk(&alice, name, html.len(), 0, None, &html[..2000], true).await;
     let key = r["upload"]["filekey"].as_str().expect("filekey").to_owned();
@@ -208,7 +208,7 @@ async fn async_assembly_failure_keeps_its_reason() {
     }
     assert_eq!(last["error"]["code"], "stashfailed", "{last}");
     let details = last["error"]["details"].as_array().expect("details");
-    assert_eq!(details[0], "filetype-badmime", "{last}");
+    assert_eq!(details[0], "filetype-mime-mismatch", "{last}");
 }
 
 #[tokio::test]

@@ -602,27 +602,37 @@ async fn resends_are_idempotent_and_unfinished_sessions_cannot_be_published() {
 async fn verification_failure_at_assembly_is_specific() {
     let (server, alice, _bob) = server_with_alice_bob().await;
     let mut c = Check::new(&server);
+
+    c.step("a first chunk of HTML bytes is refused by the partial checks, as MediaWiki does");
     let mut html = b"<html><script>alert(1)</script></html>".to_vec();
     html.resize(3000, b' ');
     let s = ChunkSession::new(&alice, "Anchor-html.png", html.len(), true);
-
-    c.step("first chunk of HTML bytes named .png");
     let r = s.send(0, None, &html[..2000]).await;
+    c.error(
+        &r,
+        "filetype-badmime",
+        Some("Files of the MIME type \"text/html\" are not allowed to be uploaded."),
+    );
+
+    c.step("first chunk of JPEG bytes named .png: the partial checks pass");
+    let jpeg = pad_jpeg(&make_jpeg(40, 30, "Chunky"), 3000);
+    let s = ChunkSession::new(&alice, "Anchor-jpeg-as.png", jpeg.len(), true);
+    let r = s.send(0, None, &jpeg[..2000]).await;
     let up = c.upload_result(&r, "Continue");
     c.json("offset", &up["offset"], &json!(2000));
     let k = up["filekey"].as_str().unwrap_or("").to_owned();
 
     c.step("final chunk: the whole file fails verification with its specific reason");
-    let r = s.send(2000, Some(&k), &html[2000..]).await;
+    let r = s.send(2000, Some(&k), &jpeg[2000..]).await;
     let e = c.error(
         &r,
         "stashfailed",
-        Some("Files of the MIME type \"text/html\" are not allowed to be uploaded."),
+        Some("File extension \".png\" does not match the detected MIME type of the file (image/jpeg)."),
     );
     c.json(
         "details",
         &e["details"],
-        &json!(["filetype-badmime", "text/html"]),
+        &json!(["filetype-mime-mismatch", "png", "image/jpeg"]),
     );
     c.ok(
         "not the generic text",
@@ -633,8 +643,8 @@ async fn verification_failure_at_assembly_is_specific() {
     c.step("the rejected bytes are not kept");
     c.ok(
         "no blob for the rejected file",
-        !blob_path(&server.data_dir(), &sha1_hex(&html)).exists(),
-        sha1_hex(&html),
+        !blob_path(&server.data_dir(), &sha1_hex(&jpeg)).exists(),
+        sha1_hex(&jpeg),
     );
     check_no_leftovers(&mut c, &server);
     c.finish();

@@ -159,7 +159,6 @@ fn describe(b: &[u8]) -> String {
 /// `filekey` for its bytes in its owner's stash, so that the client can decide whether to
 /// overwrite. The race runs three times under three names so that a pass is not luck.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fails until the ingest pipeline takes the name lock before its checks (issue 8)"]
 async fn racing_uploads_to_one_new_name_get_one_success_and_exists_warnings() {
     let (server, clients) = server_with_clients(6).await;
     let mut c = Check::new(&server);
@@ -331,7 +330,6 @@ async fn racing_uploads_with_ignorewarnings_each_make_one_version() {
 /// racing request gets, the assembled file is P, and the store holds only true content.
 /// Tries alternate synchronous and `async=1` assembly and vary the racer's delay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fails until the ingest pipeline takes the name lock before its checks (issue 8)"]
 async fn a_raced_final_chunk_never_stores_foreign_bytes() {
     let (server, alice, bob) = server_with_alice_bob().await;
     let mut c = Check::new(&server);

@@ -549,6 +549,17 @@ pub fn make_jpeg(w: u16, h: u16, make: &str) -> Vec<u8> {
     out
 }
 
+/// `jpeg` grown to `size` bytes by a comment segment after its SOI marker (still valid).
+pub fn pad_jpeg(jpeg: &[u8], size: usize) -> Vec<u8> {
+    let body = size.saturating_sub(jpeg.len() + 4).min(65533);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&((body + 2) as u16).to_be_bytes());
+    out.extend(std::iter::repeat_n(b'.', body));
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 /// Path helper for the file a blob is stored in.
 pub fn blob_path(data_dir: &Path, sha1: &str) -> PathBuf {
     data_dir

@@ -1,20 +1,34 @@
 //! The protocol layer of mwstore: MediaWiki's Action API at `/w/api.php` (and `/api.php`),
 //! the file URLs under `/w/images/`, and the HTML description pages.
+//!
+//! One upload, followed from the request to the published file:
+//! - [`http::entry`] reads the request (CORS, body, main parameters, session, `assert`);
+//! - [`actions`] parses the action, for `upload` into a typed
+//!   [`ingest::request::UploadRequest`];
+//! - [`ingest`] receives the bytes from their source ([`ingest::sources`]), inspects them once
+//!   ([`ingest::inspect`]), applies name policy, permissions and warnings under the name's
+//!   lock ([`ingest::pipeline`]), stashes ([`ingest::stash`]) or publishes
+//!   ([`ingest::publish`], the only publish) and answers ([`ingest::response`]);
+//! - [`jobs`] runs the asynchronous steps (assembly, publish) with leases, calling the same
+//!   ingest functions;
+//! - [`query`] reads everything back; [`files`] serves the files.
+//!
+//! Lower modules never call higher ones: `error`, `http::request_id`, `http::html`,
+//! `params`, `context`, `auth`, `query::imageinfo`, `jobs::queue`, `ingest`,
+//! `jobs::runner`, `query`, `files`, `actions`, `http::entry`.
 
-pub mod api;
+pub mod actions;
 pub mod auth;
-pub mod body;
+pub mod context;
 pub mod error;
-pub mod fetch;
+pub mod faults;
 pub mod files;
+pub mod housekeeping;
+pub mod http;
+pub mod ingest;
 pub mod jobs;
-pub mod output;
-pub mod paraminfo;
 pub mod params;
 pub mod query;
-pub mod session;
-pub mod siteinfo;
-pub mod upload;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,57 +38,75 @@ use axum::Router;
 
 use mwstore_domain::config::Config;
 use mwstore_domain::rights::RightsPolicy;
-use mwstore_storage::{BlobStore, Repo};
+use mwstore_storage::coord::{Counters, InProcessCounters, InProcessLocks, LockKey, Locks};
+use mwstore_storage::{BlobStore, FullRepo, UploadSpool};
 
 /// Path of the wiki's scripts (`$wgScriptPath`).
 pub const SCRIPT_PATH: &str = "/w";
 
+/// Where the server keeps things, and how its processes coordinate.
+pub struct Backends {
+    pub repo: Arc<dyn FullRepo>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub spool: Arc<dyn UploadSpool>,
+    pub locks: Arc<dyn Locks>,
+    pub counters: Arc<dyn Counters>,
+}
+
+impl Backends {
+    /// The embedded default: one store for blobs and the spool, in-process coordination.
+    pub fn local<S>(repo: Arc<dyn FullRepo>, store: Arc<S>) -> Backends
+    where
+        S: BlobStore + UploadSpool + 'static,
+    {
+        Backends {
+            repo,
+            blobs: store.clone(),
+            spool: store,
+            locks: Arc::new(InProcessLocks::default()),
+            counters: Arc::new(InProcessCounters::default()),
+        }
+    }
+}
+
 /// Everything a request handler needs.
 pub struct AppState {
     pub config: Config,
-    pub repo: Arc<dyn Repo>,
+    pub repo: Arc<dyn FullRepo>,
     pub blobs: Arc<dyn BlobStore>,
+    pub spool: Arc<dyn UploadSpool>,
+    pub locks: Arc<dyn Locks>,
+    pub counters: Arc<dyn Counters>,
     pub rights: RightsPolicy,
     /// `$wgServer`: scheme, host and port, no trailing slash.
     pub server: String,
     pub db_version: String,
     /// Failed-login timestamps by throttle key.
     pub login_throttle: Mutex<HashMap<String, Vec<i64>>>,
-    /// Upload timestamps by user id (rate limit).
-    pub upload_rate: Mutex<HashMap<i64, Vec<i64>>>,
-    /// One publish at a time per file name.
-    pub name_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Serialises blob reference changes and garbage collection.
-    pub blob_gc: tokio::sync::Mutex<()>,
-    /// In-progress chunked uploads: one lock and running hash per filekey.
-    pub chunk_sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<upload::ChunkState>>>>,
-    /// Wakes the job runner when a job is queued.
+    /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
+    /// This process's name as a job worker (leases are held in its name).
+    pub worker_id: String,
 }
 
 impl AppState {
     /// Builds the state from its parts.
-    pub fn new(
-        config: Config,
-        repo: Arc<dyn Repo>,
-        blobs: Arc<dyn BlobStore>,
-        server: String,
-        db_version: String,
-    ) -> Self {
+    pub fn new(config: Config, backends: Backends, server: String, db_version: String) -> Self {
         let rights = RightsPolicy::from_config(&config);
+        let worker: u64 = rand::random();
         AppState {
             config,
-            repo,
-            blobs,
+            repo: backends.repo,
+            blobs: backends.blobs,
+            spool: backends.spool,
+            locks: backends.locks,
+            counters: backends.counters,
             rights,
             server: server.trim_end_matches('/').to_owned(),
             db_version,
             login_throttle: Mutex::new(HashMap::new()),
-            upload_rate: Mutex::new(HashMap::new()),
-            name_locks: Mutex::new(HashMap::new()),
-            blob_gc: tokio::sync::Mutex::new(()),
-            chunk_sessions: Mutex::new(HashMap::new()),
             jobs_wake: tokio::sync::Notify::new(),
+            worker_id: format!("{}-{worker:016x}", std::process::id()),
         }
     }
 
@@ -83,44 +115,12 @@ impl AppState {
         format!("{}{SCRIPT_PATH}/api.php", self.server)
     }
 
-    /// The lock guarding publishes to one file name.
-    pub fn name_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = match self.name_locks.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if map.len() > 10_000 {
-            map.retain(|_, v| Arc::strong_count(v) > 1);
-        }
-        map.entry(name.to_owned())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
-            .clone()
-    }
-
-    /// The lock and running hash of a chunked upload.
-    pub fn chunk_session(&self, key: &str) -> Arc<tokio::sync::Mutex<upload::ChunkState>> {
-        let mut map = match self.chunk_sessions.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if map.len() > 10_000 {
-            map.retain(|_, v| Arc::strong_count(v) > 1);
-        }
-        map.entry(key.to_owned()).or_default().clone()
-    }
-
-    /// Forgets a finished chunked upload's state.
-    pub fn drop_chunk_session(&self, key: &str) {
-        let mut map = match self.chunk_sessions.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.remove(key);
-    }
-
     /// Deletes a blob if nothing refers to it any more.
     pub async fn collect_blob(&self, sha1: &str) {
-        let _g = self.blob_gc.lock().await;
+        if sha1.is_empty() {
+            return;
+        }
+        let _gc = self.locks.exclusive(LockKey::BlobGc).await;
         match self.repo.blob_referenced(sha1).await {
             Ok(false) => {
                 if let Err(e) = self.blobs.delete(sha1).await {
@@ -136,40 +136,10 @@ impl AppState {
 /// The HTTP application.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/w/api.php", any(api::entry))
-        .route("/api.php", any(api::entry))
-        .route("/w/images/{*path}", get(files::serve_image))
-        .route("/w/index.php", get(files::index))
-        .route("/", get(files::root))
+        .route("/w/api.php", any(http::entry::entry))
+        .route("/api.php", any(http::entry::entry))
+        .route("/w/images/{*path}", get(files::serve::serve_image))
+        .route("/w/index.php", get(files::pages::index))
+        .route("/", get(files::pages::root))
         .with_state(state)
-}
-
-/// Background housekeeping: expired stash entries and sessions.
-pub fn spawn_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            let now = chrono::Utc::now().timestamp();
-            if let Err(e) = state.repo.delete_expired_sessions(now).await {
-                tracing::warn!(error = %e, "session sweep failed");
-            }
-            if let Err(e) = state.repo.delete_expired_statuses(now).await {
-                tracing::warn!(error = %e, "status sweep failed");
-            }
-            match state.repo.stash_expired(now, 500).await {
-                Ok(entries) => {
-                    for e in entries {
-                        if let Ok(true) = state.repo.stash_delete(&e.key).await {
-                            if e.status == "chunks" {
-                                let _ = state.blobs.chunk_delete(&e.key).await;
-                            }
-                            state.collect_blob(&e.meta.sha1).await;
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "stash sweep failed"),
-            }
-        }
-    })
 }

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 
 use mwstore_storage::Session;
 
-use crate::api::Req;
+use crate::auth::session::{self, SESSION_TTL};
+use crate::context::Req;
 use crate::error::ApiError;
-use crate::session::{self, SESSION_TTL};
 
 /// Hashes a password with argon2id.
 pub fn hash_password(password: &str) -> Result<String, String> {

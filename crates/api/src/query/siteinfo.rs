@@ -158,7 +158,7 @@ fn for_fv(value: Value, fv2: bool) -> Value {
     if fv2 {
         value
     } else {
-        crate::output::to_fv1(value)
+        crate::http::output::to_fv1(value)
     }
 }
 

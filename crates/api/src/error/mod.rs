@@ -151,7 +151,7 @@ impl From<StoreError> for ApiError {
             StoreError::Io(_) => "FileBackendError",
             _ => "MWException",
         };
-        let id = crate::output::current_request_id();
+        let id = crate::http::request_id::current_request_id();
         ApiError::internal(class, &id, &e)
     }
 }
@@ -161,7 +161,7 @@ impl From<std::io::Error> for ApiError {
         if is_disk_full(&e) {
             return disk_full();
         }
-        let id = crate::output::current_request_id();
+        let id = crate::http::request_id::current_request_id();
         ApiError::internal("FileBackendError", &id, &e)
     }
 }

@@ -8,22 +8,6 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::params::Warning;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// Runs `f` with `id` as the current request id (used in internal error messages and logs).
-pub async fn with_request_id<F: std::future::Future>(id: String, f: F) -> F::Output {
-    REQUEST_ID.scope(id, f).await
-}
-
-/// The id of the request being handled.
-pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|s| s.clone())
-        .unwrap_or_else(|_| "-".into())
-}
-
 /// `errorformat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorFormat {
@@ -288,13 +272,6 @@ pub fn to_json_string(v: &Value, escape_non_ascii: bool, pretty: bool) -> String
     out
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Builds the HTTP response.
 pub fn render(
     result: Result<Map<String, Value>, ApiError>,
@@ -313,7 +290,7 @@ pub fn render(
                 "text/html; charset=utf-8",
                 format!(
                     "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"/><title>MediaWiki API result</title></head><body>\n<p>This is the HTML representation of the JSON format. HTML is good for debugging, but is unsuitable for application use.</p>\n<p>Specify the <var>format</var> parameter to change the output format. To see the non-HTML representation of the JSON format, set <kbd>format=json</kbd>.</p>\n<hr>\n<pre class=\"api-pretty-content\">{}</pre>\n</body></html>\n",
-                    html_escape(&json)
+                    crate::http::html::escape(&json)
                 ),
             )
         }

@@ -1,14 +1,13 @@
 //! Reading a request into [`Params`]: the query string, then an urlencoded or multipart body.
-//! Multipart file parts are streamed into temporary blobs and hashed on the way; nothing of a
-//! file is held in memory.
+//! Multipart file parts are streamed into the upload spool and hashed on the way; nothing of
+//! a file is held in memory.
 
 use axum::body::Body;
 use axum::http::HeaderMap;
 use futures_util::StreamExt;
-use sha1::{Digest, Sha1};
 
 use mwstore_multipart::{parse_boundary, Limits, MultipartReader};
-use mwstore_storage::BlobStore;
+use mwstore_storage::UploadSpool;
 
 use crate::error::ApiError;
 use crate::params::{Params, UploadedFile};
@@ -128,12 +127,12 @@ pub async fn read_urlencoded(
     Ok(())
 }
 
-/// Reads a multipart body, storing file parts in temporary blobs.
+/// Reads a multipart body, staging file parts in the upload spool.
 pub async fn read_multipart(
     params: &mut Params,
     body: Body,
     boundary: &str,
-    blobs: &dyn BlobStore,
+    spool: &dyn UploadSpool,
     limits: &BodyLimits,
 ) -> Result<(), ApiError> {
     let stream = body.into_data_stream();
@@ -147,10 +146,9 @@ pub async fn read_multipart(
         };
         match part.filename {
             Some(part_filename) => {
-                let mut blob = blobs.create_temp().await?;
                 // A chunk's bytes are hashed as they are appended to their upload (the
                 // running hash of the whole file); a hash of the chunk alone is never used.
-                let mut hasher = (part.name != "chunk").then(Sha1::new);
+                let mut staged = spool.stage(part.name != "chunk").await?;
                 let mut size: u64 = 0;
                 let mut too_large = false;
                 loop {
@@ -167,24 +165,19 @@ pub async fn read_multipart(
                         }
                         continue;
                     }
-                    if let Some(h) = hasher.as_mut() {
-                        h.update(&chunk);
-                    }
-                    blob.write(&chunk).await?;
+                    staged.write(chunk).await?;
                 }
-                blob.finish().await?;
+                let staged = staged.finish().await?;
                 // An empty filename means "no file chosen" (PHP's UPLOAD_ERR_NO_FILE): the
                 // parameter counts as absent.
                 if part_filename.is_empty() && size == 0 {
-                    blob.discard().await;
                     continue;
                 }
                 params.push_file(
                     part.name,
                     UploadedFile {
-                        blob,
+                        staged,
                         size,
-                        sha1: hasher.map(|h| hex::encode(h.finalize())),
                         part_filename,
                         too_large,
                     },

@@ -2,23 +2,25 @@
 //! MediaWiki's parameter validator does (presence booleans, `|`/U+001F multi-values,
 //! clamped integers, enum checks), with warnings collected for the response.
 
-use std::collections::{BTreeSet, HashSet};
+pub mod table;
+pub mod typed;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use unicode_normalization::UnicodeNormalization;
 
-use mwstore_storage::BlobWriter;
+use mwstore_storage::Staged;
 
 use crate::error::ApiError;
 
-/// A file part received in a multipart body, already stored in a temporary blob.
+/// A file part received in a multipart body, already staged in the upload spool.
 #[derive(Debug)]
 pub struct UploadedFile {
-    pub blob: BlobWriter,
+    /// The bytes (`staged.sha1` is `None` for a `chunk` part, which is hashed as it is
+    /// appended to its upload).
+    pub staged: Staged,
     pub size: u64,
-    /// 40-char hex SHA-1 of the content; `None` for a `chunk` part, which is hashed as it is
-    /// appended to its upload.
-    pub sha1: Option<String>,
     /// The part's own filename (never trusted for anything).
     pub part_filename: String,
     /// The part was larger than the configured maximum; its bytes were discarded.
@@ -44,7 +46,11 @@ pub struct Warning {
 /// All parameters of a request.
 #[derive(Debug, Default)]
 pub struct Params {
-    values: Vec<(String, RawValue)>,
+    /// Values in the order their names first appeared (taken file parts leave `None`).
+    values: Vec<(String, Option<RawValue>)>,
+    /// Position of each name in `values`: every look-up is one hash probe, so a request with
+    /// many parameters costs time linear in its size.
+    index: HashMap<String, usize>,
     query_names: HashSet<String>,
     used: Mutex<BTreeSet<String>>,
     pub warnings: Mutex<Vec<Warning>>,
@@ -131,11 +137,19 @@ impl Params {
             );
             lock(&self.used).insert(name.clone());
         }
-        if let Some(slot) = self.values.iter_mut().find(|(n, _)| *n == name) {
-            slot.1 = value;
-        } else {
-            self.values.push((name, value));
+        match self.index.get(&name) {
+            Some(&i) => self.values[i].1 = Some(value),
+            None => {
+                self.index.insert(name.clone(), self.values.len());
+                self.values.push((name, Some(value)));
+            }
         }
+    }
+
+    fn value(&self, name: &str) -> Option<&RawValue> {
+        self.index
+            .get(name)
+            .and_then(|&i| self.values[i].1.as_ref())
     }
 
     /// Records a warning.
@@ -181,7 +195,7 @@ impl Params {
 
     /// Whether a parameter is present at all (booleans are true by presence).
     pub fn has(&self, name: &str) -> bool {
-        let present = self.values.iter().any(|(n, _)| n == name);
+        let present = self.value(name).is_some();
         if present {
             self.mark(name);
         }
@@ -200,9 +214,9 @@ impl Params {
 
     /// Raw text of a parameter (a file part reads as absent).
     pub fn raw(&self, name: &str) -> Option<&str> {
-        let v = self.values.iter().find(|(n, _)| n == name)?;
+        let v = self.value(name)?;
         self.mark(name);
-        match &v.1 {
+        match v {
             RawValue::Text(s) => Some(s.as_str()),
             RawValue::File(_) => None,
         }
@@ -222,28 +236,26 @@ impl Params {
 
     /// Whether a value is a file part.
     pub fn is_file(&self, name: &str) -> bool {
-        self.values
-            .iter()
-            .any(|(n, v)| n == name && matches!(v, RawValue::File(_)))
+        matches!(self.value(name), Some(RawValue::File(_)))
     }
 
     /// Takes a file part out of the parameters.
     pub fn take_file(&mut self, name: &str) -> Option<UploadedFile> {
-        let idx = self
-            .values
-            .iter()
-            .position(|(n, v)| n == name && matches!(v, RawValue::File(_)))?;
+        let &i = self.index.get(name)?;
+        if !matches!(self.values[i].1, Some(RawValue::File(_))) {
+            return None;
+        }
         lock(&self.used).insert(name.to_owned());
-        match self.values.remove(idx).1 {
-            RawValue::File(f) => Some(*f),
-            RawValue::Text(_) => None,
+        match self.values[i].1.take() {
+            Some(RawValue::File(f)) => Some(*f),
+            _ => None,
         }
     }
 
     /// Validates an upload-type parameter: a text value (urlencoded or a multipart field
     /// without filename) is `badupload`.
     pub fn check_upload(&self, name: &str) -> Result<(), ApiError> {
-        if let Some((_, RawValue::Text(_))) = self.values.iter().find(|(n, _)| n == name) {
+        if let Some(RawValue::Text(_)) = self.value(name) {
             self.mark(name);
             return Err(ApiError::new(
                 "badupload",
@@ -363,8 +375,9 @@ impl Params {
         };
         let mut out: Vec<String> = Vec::new();
         let mut unknown: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for p in parts {
-            if out.iter().any(|x| x == p) || unknown.iter().any(|x| x == p) {
+            if !seen.insert(p) {
                 continue;
             }
             match allowed {
@@ -402,9 +415,8 @@ impl Params {
         let used = lock(&self.used);
         self.values
             .iter()
-            .map(|(n, _)| n)
-            .filter(|n| !used.contains(*n))
-            .cloned()
+            .filter(|(n, v)| v.is_some() && !used.contains(n))
+            .map(|(n, _)| n.clone())
             .collect()
     }
 
@@ -416,14 +428,13 @@ impl Params {
     /// Takes all file parts (for cleanup).
     pub fn take_all_files(&mut self) -> Vec<UploadedFile> {
         let mut out = Vec::new();
-        let mut keep = Vec::new();
-        for (n, v) in self.values.drain(..) {
-            match v {
-                RawValue::File(f) => out.push(*f),
-                t => keep.push((n, t)),
+        for (_, v) in self.values.iter_mut() {
+            if matches!(v, Some(RawValue::File(_))) {
+                if let Some(RawValue::File(f)) = v.take() {
+                    out.push(*f);
+                }
             }
         }
-        self.values = keep;
         out
     }
 }

@@ -1,29 +1,45 @@
-//! Fetching a file for an upload by URL, with the address guard MediaWiki lacks.
+//! `url=`: fetching a file for an upload by URL, with the address guard MediaWiki lacks.
 //!
 //! Every hop is checked (scheme, `copy_uploads_domains`, every resolved address) before any
 //! connection is made, and the connection is pinned to the address that was checked, so a
-//! second DNS answer cannot send it elsewhere. The body streams into a temporary blob, hashed
+//! second DNS answer cannot send it elsewhere. The body streams into the upload spool, hashed
 //! on the way, and the transfer stops as soon as it is known to be too large.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sha1::{Digest, Sha1};
 use tokio::time::{timeout_at, Instant};
 use url::{Host, Url};
 
 use mwstore_domain::copyupload::{self, Cidr};
-use mwstore_storage::BlobWriter;
+use mwstore_storage::Staged;
 
+use crate::context::Req;
 use crate::error::ApiError;
+use crate::ingest::{Body, Candidate, Source};
 use crate::AppState;
 
-/// A downloaded file.
-pub struct Fetched {
-    pub blob: BlobWriter,
-    pub size: u64,
-    pub sha1: String,
+/// The file at `url` as a candidate: the feature and the URL are checked, then the rights
+/// (before any network access), then it is fetched.
+pub async fn receive(req: &Req, url: &str) -> Result<Candidate, ApiError> {
+    let app = &req.app;
+    if !app.config.allow_copy_uploads {
+        return Err(ApiError::new(
+            "copyuploaddisabled",
+            "Upload by URL disabled.",
+        ));
+    }
+    let checked = check_url(app, url)?;
+    req.require_upload_rights(&["upload_by_url", "upload", "edit"])?;
+    let staged = fetch(app, checked).await?;
+    Ok(Candidate {
+        size: staged.size,
+        sha1: staged.sha1.clone().unwrap_or_default(),
+        too_large: false,
+        body: Body::Staged(staged),
+        source: Source::Url,
+    })
 }
 
 /// An error with its causes ("client error (Connect): tcp connect error: Connection
@@ -120,8 +136,8 @@ async fn resolve_checked(url: &Url, allow: &[Cidr], deadline: Instant) -> Result
     Ok(addrs[0])
 }
 
-/// Downloads `start` (already checked by [`check_url`]) into a temporary blob.
-pub async fn fetch(app: &AppState, start: Url) -> Result<Fetched, ApiError> {
+/// Downloads `start` (already checked by [`check_url`]) into the upload spool.
+pub async fn fetch(app: &AppState, start: Url) -> Result<Staged, ApiError> {
     let cfg = &app.config;
     let allow = allowed_ranges(app);
     let deadline = Instant::now() + Duration::from_secs(cfg.copy_upload_timeout.max(1));
@@ -195,11 +211,9 @@ pub async fn fetch(app: &AppState, start: Url) -> Result<Fetched, ApiError> {
             ));
         }
         if resp.content_length().is_some_and(|l| l > max) {
-            return Err(crate::body::file_too_large(max));
+            return Err(crate::http::body::file_too_large(max));
         }
-        let mut blob = app.blobs.create_temp().await?;
-        let mut hasher = Sha1::new();
-        let mut size: u64 = 0;
+        let mut staged = app.spool.stage(true).await?;
         let mut stream = resp.bytes_stream();
         loop {
             let next = timeout_at(deadline, stream.next())
@@ -213,19 +227,11 @@ pub async fn fetch(app: &AppState, start: Url) -> Result<Fetched, ApiError> {
                     transport(error_chain(&e))
                 }
             })?;
-            size += chunk.len() as u64;
-            if size > max {
-                blob.discard().await;
-                return Err(crate::body::file_too_large(max));
+            if staged.len() + chunk.len() as u64 > max {
+                return Err(crate::http::body::file_too_large(max));
             }
-            hasher.update(&chunk);
-            blob.write(&chunk).await?;
+            staged.write(chunk).await?;
         }
-        blob.finish().await?;
-        return Ok(Fetched {
-            blob,
-            size,
-            sha1: hex::encode(hasher.finalize()),
-        });
+        return Ok(staged.finish().await?);
     }
 }

@@ -1,0 +1,9 @@
+//! Logging in (bot passwords, `clientlogin`), sessions and tokens.
+
+pub mod login;
+pub mod session;
+
+pub use login::{
+    canonical_user_name, generate_bot_password, generate_password, hash_password, valid_user_name,
+    verify_password,
+};
