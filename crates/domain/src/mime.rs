@@ -1306,6 +1306,20 @@ fn magic_mime(head: &[u8], size: u64) -> &'static str {
         return "application/x-xz";
     }
     if starts(h, b"PK\x03\x04") {
+        // libmagic (PHP's fileinfo, as MediaWiki runs it) names a local file header a ZIP
+        // archive only when the file holds the header's name and is at least 149 bytes long;
+        // a shorter stub is unknown.
+        if let Some(n) = h
+            .get(26..28)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+        {
+            if size >= 149u64.max(32 + n) {
+                return "application/zip";
+            }
+        }
+    }
+    if starts(h, b"PK\x05\x06") {
+        // An end-of-central-directory record alone: an empty archive.
         return "application/zip";
     }
     if starts(h, b"AT&TFORM") && (at(12, b"DJVU") || at(12, b"DJVM")) {
@@ -1977,6 +1991,22 @@ mod tests {
             sniff(b"#define x_width 8\n#define x_height 8\nstatic char x_bits[] = {0};\n"),
             "image/xbm"
         );
+    }
+
+    #[test]
+    fn zip_stubs_as_libmagic_names_them() {
+        let mut stub = b"PK\x03\x04".to_vec();
+        assert_eq!(sniff(&stub), UNKNOWN_MIME);
+        stub.resize(148, 0);
+        assert_eq!(sniff(&stub), UNKNOWN_MIME);
+        stub.resize(149, 0);
+        assert_eq!(sniff(&stub), "application/zip");
+        // A name longer than the file: not an archive.
+        stub[26] = 0xff;
+        assert_eq!(sniff(&stub), UNKNOWN_MIME);
+        let mut eocd_first = b"PK\x05\x06".to_vec();
+        eocd_first.extend_from_slice(b"junk after it");
+        assert_eq!(sniff(&eocd_first), "application/zip");
     }
 
     #[test]
