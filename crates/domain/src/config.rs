@@ -52,6 +52,9 @@ pub struct Config {
     /// only to hold jobs during maintenance: they stay queued in the database, and
     /// `checkstatus` answers `queued`, until a server with it on starts.
     pub run_jobs: bool,
+    /// Seconds a claimed job is held by its worker before another may take it over (a
+    /// running job renews its claim every third of this).
+    pub job_lease_seconds: u64,
     /// Seconds between sweeper rounds (the sweeper also runs at start).
     pub sweep_interval: u64,
     /// Seconds a blob, staged file or chunked upload that nothing refers to is kept before
@@ -106,6 +109,9 @@ impl Config {
         }
         if self.min_upload_chunk_size == 0 {
             return Err("min_upload_chunk_size must be greater than 0".into());
+        }
+        if self.job_lease_seconds < 3 {
+            return Err("job_lease_seconds must be at least 3".into());
         }
         if self.sweep_interval == 0 {
             return Err("sweep_interval must be greater than 0".into());
@@ -179,6 +185,7 @@ impl Default for Config {
             upload_stash_max_age: 6 * 3600,
             enable_async_uploads: true,
             run_jobs: true,
+            job_lease_seconds: 30,
             sweep_interval: 60,
             sweep_grace_period: 3600,
             allow_copy_uploads: false,

@@ -223,7 +223,8 @@ pub async fn queue_publish(
         &crate::ingest::response::queued_status(),
     ))
     .await?;
-    tx.insert_job(&work.to_job(req.user.id, key, None)).await?;
+    tx.insert_job(&work.to_job(req.user.id, key, None, 0))
+        .await?;
     tx.commit().await?;
     app.jobs_wake.notify_one();
     Ok(UploadOutcome::Poll {

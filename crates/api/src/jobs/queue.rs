@@ -10,9 +10,11 @@ use mwstore_storage::{Job, StoreError};
 use crate::context::Req;
 use crate::AppState;
 
-/// How long a claim holds before another worker may take the job over. A running job
-/// renews it every third of this.
-pub const LEASE_SECS: i64 = 30;
+/// How long a claim holds before another worker may take the job over
+/// (`job_lease_seconds`). A running job renews it every third of this.
+pub fn lease_secs(app: &AppState) -> i64 {
+    app.config.job_lease_seconds as i64
+}
 
 /// Assembling a chunked upload whose last chunk arrived.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,8 +75,8 @@ impl Work {
     }
 
     /// A job row for this work on (user, key); `leased_to` claims it for a worker at once
-    /// (the request that queues it runs it itself).
-    pub fn to_job(&self, user_id: i64, key: &str, leased_to: Option<&str>) -> Job {
+    /// for `lease` seconds (the request that queues it runs it itself).
+    pub fn to_job(&self, user_id: i64, key: &str, leased_to: Option<&str>, lease: i64) -> Job {
         let params = match self {
             Work::Assemble(a) => serde_json::to_string(a),
             Work::Publish(p) => serde_json::to_string(p),
@@ -90,11 +92,7 @@ impl Work {
             created: now,
             attempts: i64::from(leased_to.is_some()),
             owner: leased_to.map(str::to_owned),
-            lease_until: if leased_to.is_some() {
-                now + LEASE_SECS
-            } else {
-                0
-            },
+            lease_until: if leased_to.is_some() { now + lease } else { 0 },
         }
     }
 }
@@ -150,9 +148,8 @@ pub async fn with_lease<F: std::future::Future>(
     job: &JobRef,
     work: F,
 ) -> F::Output {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(
-        (LEASE_SECS / 3).max(1) as u64
-    ));
+    let lease = lease_secs(app);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs((lease / 3).max(1) as u64));
     tick.tick().await;
     tokio::pin!(work);
     loop {
@@ -161,7 +158,7 @@ pub async fn with_lease<F: std::future::Future>(
             _ = tick.tick() => {
                 if let Err(e) = app
                     .repo
-                    .renew_job(job.id, &job.worker, Req::now(), LEASE_SECS)
+                    .renew_job(job.id, &job.worker, Req::now(), lease)
                     .await
                 {
                     tracing::warn!(job = job.id, error = %e, "could not renew a job's lease");

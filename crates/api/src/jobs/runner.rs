@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::ingest::pipeline::run_publish_job;
 use crate::ingest::response::{failure_status, working_status};
 use crate::ingest::sources::chunks::assemble;
-use crate::jobs::queue::{self, JobRef, Work, LEASE_SECS};
+use crate::jobs::queue::{self, JobRef, Work};
 use crate::AppState;
 
 /// A job claimed this often without ending is given up.
@@ -38,7 +38,7 @@ async fn run(app: Arc<AppState>) {
     loop {
         let job = match app
             .repo
-            .claim_job(&app.worker_id, Req::now(), LEASE_SECS)
+            .claim_job(&app.worker_id, Req::now(), queue::lease_secs(&app))
             .await
         {
             Ok(j) => j,

@@ -217,7 +217,7 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
         let work = Work::Assemble(a.assemble.clone());
         let leased = (!a.assemble.async_mode).then_some(app.worker_id.as_str());
         let id = tx
-            .insert_job(&work.to_job(a.user_id, &a.key, leased))
+            .insert_job(&work.to_job(a.user_id, &a.key, leased, queue::lease_secs(&app)))
             .await?;
         tx.put_status(&status_record(
             a.user_id,
