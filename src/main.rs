@@ -130,7 +130,11 @@ fn load_config(
         }
         fig = fig.merge(Toml::file(path));
     }
-    fig = fig.merge(Env::prefixed("MWSTORE_").ignore(&["LOG"]).split("__"));
+    fig = fig.merge(
+        Env::prefixed("MWSTORE_")
+            .ignore(&["LOG", "FAULTS"])
+            .split("__"),
+    );
     if let Some(d) = &common.data_dir {
         fig = fig.merge(Serialized::default("data_dir", d));
     }

@@ -1060,3 +1060,99 @@ impl<'a> ChunkSession<'a> {
             .await
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the crash-point tests.
+// ---------------------------------------------------------------------------------------------
+
+impl Server {
+    /// Starts a server on an existing data directory with extra environment variables (e.g.
+    /// `MWSTORE_FAULTS`, which arms the server's fault points).
+    pub fn start_in_with_env(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Server {
+        spawn_with_env(dir, toml, env)
+    }
+
+    /// Waits for a server that is expected to end by itself (a fault point aborted it) and
+    /// returns its data directory, to start it again. Panics if it still runs after `within`.
+    pub fn wait_exit(mut self, within: Duration) -> tempfile::TempDir {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Ok(None) => panic!("the server is still running {within:?} after its fault point"),
+                Err(e) => panic!("could not wait for the server: {e}"),
+            }
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+}
+
+/// [`Server::spawn`] for a server on a plain data directory, with extra environment variables.
+fn spawn_with_env(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Server {
+    let config = if toml.is_empty() {
+        None
+    } else {
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, toml).expect("write config");
+        Some(p)
+    };
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .envs(env.iter().copied());
+    if let Some(c) = &config {
+        cmd.arg("--config").arg(c);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn mwstore");
+    let (base, admin_password) = await_listening(&mut child);
+    Server {
+        child,
+        dir,
+        base,
+        admin_password,
+        config,
+        small_disk: false,
+    }
+}
+
+/// Reads a starting server's stdout up to its "listening" line; returns its base URL and
+/// the Admin password (when it created that user), and keeps draining stdout.
+fn await_listening(child: &mut Child) -> (String, Option<String>) {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut admin_password = None;
+    let base;
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read stdout");
+        assert!(n > 0, "server exited before listening");
+        if let Some(p) = line
+            .trim()
+            .strip_prefix("Created user Admin (sysop, bureaucrat) with password: ")
+        {
+            admin_password = Some(p.to_owned());
+        }
+        if let Some(rest) = line.trim().strip_prefix("mwstore listening on ") {
+            let url = rest.split_whitespace().next().expect("url");
+            base = url.trim_end_matches("/w/api.php").to_owned();
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    (base, admin_password)
+}
