@@ -241,7 +241,7 @@ impl Req {
             self.user = anon_user(&app, &self.client_ip);
             return Ok(());
         }
-        let Some(u) = app.repo.user_by_id(user_id).await? else {
+        let Some(u) = crate::auth::cache::user(&app, user_id).await? else {
             self.user = anon_user(&app, &self.client_ip);
             return Ok(());
         };

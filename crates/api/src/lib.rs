@@ -87,6 +87,8 @@ pub struct AppState {
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
     pub worker_id: String,
+    /// Sessions and users read recently.
+    pub cache: auth::cache::Cache,
 }
 
 impl AppState {
@@ -107,6 +109,7 @@ impl AppState {
             login_throttle: Mutex::new(HashMap::new()),
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
+            cache: auth::cache::Cache::default(),
         }
     }
 

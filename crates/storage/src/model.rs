@@ -316,3 +316,35 @@ pub struct ImageQuery {
     pub continue_from: Option<(String, String)>,
     pub limit: u32,
 }
+
+/// What an upload to one name needs to know of it, read in one go.
+#[derive(Debug, Clone)]
+pub struct TitleQuery<'a> {
+    /// The file name (db key).
+    pub name: &'a str,
+    /// The content's SHA-1, when known.
+    pub sha1: Option<&'a str>,
+    /// A prefix: the first current file name starting with it is reported.
+    pub prefix: &'a str,
+    /// Other names whose current files matter (reported when they exist).
+    pub others: &'a [String],
+}
+
+/// The answer to a [`TitleQuery`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TitleFacts {
+    /// The description page.
+    pub page: Option<Page>,
+    /// The current version.
+    pub current: Option<FileVersion>,
+    /// Deleted revisions of the page exist.
+    pub deleted_revisions: bool,
+    /// The first current file name at or after the prefix that starts with it.
+    pub prefixed: Option<String>,
+    /// Those of the other names that have a current file.
+    pub others_existing: Vec<String>,
+    /// Names of current files with the same content, sorted.
+    pub same_content: Vec<String>,
+    /// Name of the first deleted file with the same content.
+    pub deleted_same_content: Option<String>,
+}

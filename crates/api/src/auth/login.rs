@@ -326,7 +326,7 @@ pub async fn login(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         Attempt::Success { user_id, name, bot } => {
             let is_bot = bot.is_some();
             if let Some(old) = req.session.take() {
-                let _ = req.app.repo.delete_session(&old.id).await;
+                let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
             start_session(req, user_id, &name, bot);
             if !is_bot {
@@ -417,7 +417,7 @@ pub async fn clientlogin(req: &mut Req) -> Result<Map<String, Value>, ApiError> 
     match user {
         Some(u) if verify_password(&password, &u.password_hash) => {
             if let Some(old) = req.session.take() {
-                let _ = req.app.repo.delete_session(&old.id).await;
+                let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
             start_session(req, u.id, &u.name, None);
             Ok(wrap(
@@ -446,7 +446,7 @@ pub async fn logout(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     req.check_module(Some("csrf"), true, true)?;
     let prefix = req.app.config.cookie_prefix.clone();
     if let Some(s) = req.session.take() {
-        req.app.repo.delete_session(&s.id).await?;
+        crate::auth::cache::delete_session(&req.app, &s.id).await?;
         if s.bot_app.is_some() {
             req.set_cookies.push(session::expired_cookie(
                 &format!("{prefix}_BPsession"),

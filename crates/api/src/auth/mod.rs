@@ -1,5 +1,6 @@
 //! Logging in (bot passwords, `clientlogin`), sessions and tokens.
 
+pub mod cache;
 pub mod login;
 pub mod session;
 

@@ -39,7 +39,7 @@ async fn session_user(app: &AppState, headers: &HeaderMap) -> Option<(i64, bool)
         if let Some(id) =
             crate::auth::session::read_cookie(headers.get_all(header::COOKIE).iter(), &name)
         {
-            if let Ok(Some(s)) = app.repo.session(&id, Req::now()).await {
+            if let Ok(Some(s)) = crate::auth::cache::session(app, &id, Req::now()).await {
                 if s.user_id != 0 {
                     return Some((s.user_id, is_bot));
                 }

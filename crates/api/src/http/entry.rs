@@ -299,7 +299,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     if req.session_dirty {
         if let Some(s) = req.session.as_mut() {
             s.expires = Req::now() + SESSION_TTL;
-            if let Err(e) = app.repo.put_session(s).await {
+            if let Err(e) = crate::auth::cache::put_session(&app, s).await {
                 tracing::error!(error = %e, "could not store session");
             }
         }
@@ -372,7 +372,7 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
         ];
         for (name, id) in candidates {
             let Some(id) = id else { continue };
-            if let Some(s) = app.repo.session(&id, Req::now()).await? {
+            if let Some(s) = crate::auth::cache::session(&app, &id, Req::now()).await? {
                 req.session_cookie = name;
                 // Sliding expiry, written back only when half the lifetime has passed.
                 if s.expires - Req::now() < SESSION_TTL / 2 {

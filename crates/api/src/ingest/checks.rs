@@ -5,33 +5,60 @@
 
 use serde_json::{json, Map, Value};
 
-use mwstore_domain::title::{self, UploadName, NS_FILE};
-use mwstore_storage::{FileVersion, Page};
+use mwstore_domain::title::{self, UploadName};
+use mwstore_storage::{TitleFacts, TitleQuery};
 
 use crate::context::Req;
 use crate::error::ApiError;
 use crate::ingest::response::Warnings;
 
-/// What is known of `File:<name>` when an upload is checked: its page and its current file.
+/// What is known of `File:<name>` when an upload is checked: its page, its current file,
+/// and what the warnings look at (other names, the same content elsewhere), read in one go.
 pub struct TitleState {
-    page: Option<Page>,
-    current: Option<FileVersion>,
+    facts: TitleFacts,
+    /// The name `exists-normalized` compares with, when the extension normalises differently.
+    normalized: Option<String>,
+    /// The file a thumbnail-looking name would be a thumbnail of.
+    thumb_base: Option<String>,
 }
 
 impl TitleState {
-    /// Reads the page before the file: a publish writes both in one transaction, so a file
-    /// committed meanwhile is seen by the second read whenever its page was by the first.
-    pub async fn load(req: &Req, dbkey: &str) -> Result<TitleState, ApiError> {
-        let page = req.app.repo.page(NS_FILE, dbkey).await?;
-        let current = req.app.repo.current_file(dbkey).await?;
-        Ok(TitleState { page, current })
+    /// Reads the state of `File:<dbkey>` for content with `sha1` (when known).
+    pub async fn load(req: &Req, dbkey: &str, sha1: Option<&str>) -> Result<TitleState, ApiError> {
+        let normalized = title::exists_normalized_candidate(dbkey).filter(|c| c != dbkey);
+        let thumb_base = title::thumb_base_name(dbkey);
+        let others: Vec<String> = normalized
+            .iter()
+            .chain(thumb_base.iter())
+            .cloned()
+            .collect();
+        let prefix = title::similar_name_prefix(dbkey);
+        let facts = req
+            .app
+            .repo
+            .title_facts(&TitleQuery {
+                name: dbkey,
+                sha1,
+                prefix: &prefix,
+                others: &others,
+            })
+            .await?;
+        Ok(TitleState {
+            facts,
+            normalized,
+            thumb_base,
+        })
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        self.facts.others_existing.iter().any(|n| n == name)
     }
 }
 
 /// Title permissions for publishing to `File:<name>` (protection, creation, overwrite).
 pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Result<(), ApiError> {
     let app = &req.app;
-    if let Some(p) = &state.page {
+    if let Some(p) = &state.facts.page {
         for (ty, level, _) in app.repo.restrictions(p.id).await? {
             if ty != "edit" && ty != "upload" {
                 continue;
@@ -61,7 +88,7 @@ pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Res
             )
         });
     }
-    if let Some(cur) = &state.current {
+    if let Some(cur) = &state.facts.current {
         let own = cur.user_id == req.user.id;
         if !(req.user.can("reupload") || (own && req.user.can("reupload-own"))) {
             let text = name.replace('_', " ");
@@ -109,8 +136,9 @@ pub async fn warnings(
     if size == 0 {
         w.insert("empty-file".into(), true.into());
     }
+    let facts = &state.facts;
     let mut tail = Map::new();
-    if let Some(cur) = &state.current {
+    if let Some(cur) = &facts.current {
         tail.insert("exists".into(), dbkey.clone().into());
         match sha1 {
             None => {}
@@ -133,12 +161,17 @@ pub async fn warnings(
                 }
             }
         }
-    } else if state.page.is_some() {
+    } else if facts.page.is_some() {
         tail.insert("page-exists".into(), dbkey.clone().into());
-    } else if let Some(other) = exists_normalized(req, dbkey).await? {
+    } else if let Some(other) = state
+        .normalized
+        .clone()
+        .filter(|n| state.exists(n))
+        .or_else(|| facts.prefixed.clone().filter(|n| n != dbkey))
+    {
         tail.insert("exists-normalized".into(), other.into());
-    } else if let Some(base) = title::thumb_base_name(dbkey) {
-        if repo.current_file(&base).await?.is_some() {
+    } else if let Some(base) = &state.thumb_base {
+        if state.exists(base) {
             tail.insert("thumb".into(), dbkey.clone().into());
         } else {
             tail.insert("thumb-name".into(), dbkey.clone().into());
@@ -146,42 +179,19 @@ pub async fn warnings(
     } else if title::has_bad_prefix(dbkey) {
         tail.insert("bad-prefix".into(), dbkey.clone().into());
     }
-    if state.current.is_none() && repo.has_deleted_revisions(NS_FILE, dbkey).await? {
+    if facts.current.is_none() && facts.deleted_revisions {
         w.insert("was-deleted".into(), dbkey.clone().into());
     }
-    let Some(sha1) = sha1 else {
-        w.extend(tail);
-        return Ok(w);
-    };
-    let dups: Vec<String> = repo
-        .names_by_sha1(sha1)
-        .await?
-        .into_iter()
-        .filter(|n| n != dbkey)
-        .collect();
-    if !dups.is_empty() {
-        w.insert("duplicate".into(), json!(dups));
-    }
-    if let Some(a) = repo.archived_by_sha1(sha1).await?.first() {
-        // MediaWiki names the deleted file to every user who may upload.
-        w.insert("duplicate-archive".into(), a.name.clone().into());
+    if sha1.is_some() {
+        let dups: Vec<&String> = facts.same_content.iter().filter(|n| *n != dbkey).collect();
+        if !dups.is_empty() {
+            w.insert("duplicate".into(), json!(dups));
+        }
+        if let Some(a) = &facts.deleted_same_content {
+            // MediaWiki names the deleted file to every user who may upload.
+            w.insert("duplicate-archive".into(), a.clone().into());
+        }
     }
     w.extend(tail);
     Ok(w)
-}
-
-async fn exists_normalized(req: &Req, dbkey: &str) -> Result<Option<String>, ApiError> {
-    let repo = &req.app.repo;
-    if let Some(cand) = title::exists_normalized_candidate(dbkey) {
-        if cand != dbkey && repo.current_file(&cand).await?.is_some() {
-            return Ok(Some(cand));
-        }
-    }
-    let prefix = title::similar_name_prefix(dbkey);
-    if let Some(n) = repo.first_name_with_prefix(&prefix).await? {
-        if n != dbkey {
-            return Ok(Some(n));
-        }
-    }
-    Ok(None)
 }

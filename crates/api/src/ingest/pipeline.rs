@@ -85,7 +85,7 @@ pub async fn run(
 
     if opts.stash {
         // Stashed, not published: no title permissions, and nothing to serialise with.
-        let state = TitleState::load(req, &name.dbkey).await?;
+        let state = TitleState::load(req, &name.dbkey, Some(&facts.meta.sha1)).await?;
         let warnings = checks::warnings(
             req,
             filename,
@@ -121,7 +121,7 @@ pub async fn run(
                 .await,
         ),
     };
-    let state = TitleState::load(req, &name.dbkey).await?;
+    let state = TitleState::load(req, &name.dbkey, Some(&facts.meta.sha1)).await?;
     if let Err(e) = checks::title_permissions(req, &name.dbkey, &state).await {
         return Err(recoverable(req, cand, &facts, e).await);
     }
@@ -191,7 +191,7 @@ pub async fn run_publish_job(
         .locks
         .exclusive(LockKey::FileName(name.dbkey.clone()))
         .await;
-    let state = TitleState::load(&req, &name.dbkey).await?;
+    let state = TitleState::load(&req, &name.dbkey, Some(&facts.meta.sha1)).await?;
     checks::title_permissions(&req, &name.dbkey, &state).await?;
     if !p.ignorewarnings {
         let warnings = checks::warnings(

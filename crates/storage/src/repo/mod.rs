@@ -89,6 +89,8 @@ pub trait FileRepo: Send + Sync {
     async fn list_files(&self, q: &ImageQuery) -> Result<Vec<FileVersion>, StoreError>;
     /// Whether any file version, deleted file or stash entry refers to this blob.
     async fn blob_referenced(&self, sha1: &str) -> Result<bool, StoreError>;
+    /// What an upload to a name needs to know of it (one round trip).
+    async fn title_facts(&self, q: &TitleQuery<'_>) -> Result<TitleFacts, StoreError>;
 }
 
 /// The log.

@@ -450,6 +450,53 @@ impl FileRepo for SqliteRepo {
         Ok(rows.iter().map(image_from).collect::<Result<_, _>>()?)
     }
 
+    async fn title_facts(&self, q: &TitleQuery<'_>) -> Result<TitleFacts, StoreError> {
+        let others =
+            serde_json::to_string(q.others).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "SELECT p.*, i.*, \
+             EXISTS (SELECT 1 FROM archive WHERE ar_namespace = 6 AND ar_title = ?1) AS x_deleted, \
+             (SELECT img_name FROM image WHERE img_name >= ?2 ORDER BY img_name LIMIT 1) AS x_prefixed, \
+             (SELECT json_group_array(img_name) FROM (SELECT img_name FROM image \
+                WHERE img_name IN (SELECT value FROM json_each(?4)))) AS x_others, \
+             (SELECT json_group_array(img_name) FROM (SELECT img_name FROM image \
+                WHERE ?3 IS NOT NULL AND img_sha1 = ?3 ORDER BY img_name)) AS x_same, \
+             (SELECT fa_name FROM filearchive WHERE ?3 IS NOT NULL AND fa_sha1 = ?3 \
+                ORDER BY fa_id LIMIT 1) AS x_deleted_same \
+             FROM (SELECT 1) AS one \
+             LEFT JOIN page p ON p.page_namespace = 6 AND p.page_title = ?1 \
+             LEFT JOIN image i ON i.img_name = ?1",
+        )
+        .bind(q.name)
+        .bind(q.prefix)
+        .bind(q.sha1)
+        .bind(others)
+        .fetch_one(&self.pool)
+        .await?;
+        let list = |col: &str| -> Result<Vec<String>, StoreError> {
+            let s: String = row.try_get(col)?;
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let page = match row.try_get::<Option<i64>, _>("page_id")? {
+            Some(_) => Some(page_from(&row)?),
+            None => None,
+        };
+        let current = match row.try_get::<Option<String>, _>("img_name")? {
+            Some(_) => Some(image_from(&row)?),
+            None => None,
+        };
+        let prefixed: Option<String> = row.try_get("x_prefixed")?;
+        Ok(TitleFacts {
+            page,
+            current,
+            deleted_revisions: row.try_get("x_deleted")?,
+            prefixed: prefixed.filter(|n| n.starts_with(q.prefix)),
+            others_existing: list("x_others")?,
+            same_content: list("x_same")?,
+            deleted_same_content: row.try_get("x_deleted_same")?,
+        })
+    }
+
     async fn blob_referenced(&self, sha1: &str) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM image WHERE img_sha1 = ?1) \

@@ -274,7 +274,7 @@ pub async fn receive(
         .map(|e| (*e).to_owned());
     let name = title::normalize_upload_name(filename, guess.as_deref(), cfg)
         .map_err(|_| ApiError::new("illegal-filename", "The filename is not allowed."))?;
-    let state = TitleState::load(req, &name.dbkey).await?;
+    let state = TitleState::load(req, &name.dbkey, None).await?;
     if !opts.stash {
         checks::title_permissions(req, &name.dbkey, &state).await?;
     }
@@ -479,7 +479,7 @@ pub async fn assemble(
     };
     let warnings: Warnings = match &ins.name {
         Ok(n) => {
-            let state = TitleState::load(&req, &n.dbkey).await?;
+            let state = TitleState::load(&req, &n.dbkey, Some(&sha1)).await?;
             checks::warnings(&req, &p.filename, n, size, Some(&sha1), &state).await?
         }
         Err(_) => Warnings::new(),

@@ -1,0 +1,85 @@
+//! A short-lived cache of sessions and users in front of the repository: every API request
+//! reads its session and its user, and most change neither. Writes made through this
+//! process update the cache at once; what other processes write (the admin commands) is
+//! seen within [`USER_TTL`] or [`SESSION_TTL`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mwstore_storage::{Session, StoreError, User};
+
+use crate::params::lock;
+use crate::AppState;
+
+/// How long a cached session is trusted.
+pub const SESSION_TTL: Duration = Duration::from_secs(30);
+/// How long a cached user (groups, name) is trusted.
+pub const USER_TTL: Duration = Duration::from_secs(5);
+/// Entries kept at most; past that the cache starts over.
+const MAX_ENTRIES: usize = 20_000;
+
+/// Cached sessions and users.
+#[derive(Default)]
+pub struct Cache {
+    sessions: Mutex<HashMap<String, (Session, Instant)>>,
+    users: Mutex<HashMap<i64, (User, Instant)>>,
+}
+
+fn fresh<K: std::hash::Hash + Eq + Clone, V: Clone>(
+    map: &Mutex<HashMap<K, (V, Instant)>>,
+    key: &K,
+    ttl: Duration,
+) -> Option<V> {
+    let m = lock(map);
+    m.get(key)
+        .filter(|(_, at)| at.elapsed() < ttl)
+        .map(|(v, _)| v.clone())
+}
+
+fn keep<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (V, Instant)>>, key: K, value: V) {
+    let mut m = lock(map);
+    if m.len() >= MAX_ENTRIES {
+        m.clear();
+    }
+    m.insert(key, (value, Instant::now()));
+}
+
+/// The session `id`, unless it expired at `now`.
+pub async fn session(app: &AppState, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    if let Some(s) = fresh(&app.cache.sessions, &id.to_owned(), SESSION_TTL) {
+        return Ok((s.expires > now).then_some(s));
+    }
+    let s = app.repo.session(id, now).await?;
+    if let Some(s) = &s {
+        keep(&app.cache.sessions, id.to_owned(), s.clone());
+    }
+    Ok(s)
+}
+
+/// Stores a session.
+pub async fn put_session(app: &AppState, s: &Session) -> Result<(), StoreError> {
+    app.repo.put_session(s).await?;
+    keep(&app.cache.sessions, s.id.clone(), s.clone());
+    Ok(())
+}
+
+/// Ends a session.
+pub async fn delete_session(app: &AppState, id: &str) -> Result<(), StoreError> {
+    lock(&app.cache.sessions).remove(id);
+    app.repo.delete_session(id).await?;
+    lock(&app.cache.sessions).remove(id);
+    Ok(())
+}
+
+/// The user `id`.
+pub async fn user(app: &AppState, id: i64) -> Result<Option<User>, StoreError> {
+    if let Some(u) = fresh(&app.cache.users, &id, USER_TTL) {
+        return Ok(Some(u));
+    }
+    let u = app.repo.user_by_id(id).await?;
+    if let Some(u) = &u {
+        keep(&app.cache.users, id, u.clone());
+    }
+    Ok(u)
+}
