@@ -7,21 +7,17 @@ mod write;
 use std::path::Path;
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
-use std::sync::Arc;
-
-use tokio::sync::Mutex;
-
 use crate::error::StoreError;
 use crate::model::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
 
 /// The embedded default repository: one SQLite file in WAL mode with full fsync on commit.
 pub struct SqliteRepo {
+    /// Connections for reads.
     pool: SqlitePool,
-    /// SQLite has one writer; serialising write transactions in-process avoids lock upgrades
-    /// failing under contention (other processes are handled by the busy timeout).
-    write_lock: Arc<Mutex<()>>,
+    /// The one connection that writes (other processes are handled by the busy timeout).
+    writer: write::Writer,
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -194,13 +190,11 @@ impl SqliteRepo {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteRepo {
-            pool,
-            write_lock: Arc::new(Mutex::new(())),
-        })
+        let writer = write::Writer::open(&opts).await?;
+        Ok(SqliteRepo { pool, writer })
     }
 }
 

@@ -15,8 +15,13 @@ impl UserRepo for SqliteRepo {
         groups: &[String],
         now: &str,
     ) -> Result<User, StoreError> {
-        let _w = self.write_lock.lock().await;
-        if self.user_by_name(name).await?.is_some() {
+        let mut w = self.writer.begin().await?;
+        let taken = sqlx::query("SELECT 1 FROM user WHERE user_name = ?")
+            .bind(name)
+            .fetch_optional(w.conn()?)
+            .await?
+            .is_some();
+        if taken {
             return Err(StoreError::AlreadyExists(format!("user {name}")));
         }
         let r = sqlx::query(
@@ -27,9 +32,10 @@ impl UserRepo for SqliteRepo {
         .bind(password_hash)
         .bind(groups.join(","))
         .bind(now)
-        .execute(&self.pool)
+        .execute(w.conn()?)
         .await?;
         let id = r.last_insert_rowid();
+        w.finish().await?;
         self.user_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
@@ -52,22 +58,24 @@ impl UserRepo for SqliteRepo {
     }
 
     async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         sqlx::query("UPDATE user SET user_password = ? WHERE user_id = ?")
             .bind(password_hash)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(())
     }
 
     async fn set_groups(&self, user_id: i64, groups: &[String]) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         sqlx::query("UPDATE user SET user_groups = ? WHERE user_id = ?")
             .bind(groups.join(","))
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(())
     }
 
@@ -79,7 +87,7 @@ impl UserRepo for SqliteRepo {
     }
 
     async fn put_bot_password(&self, bp: &BotPassword) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO bot_passwords (bp_user, bp_app_id, bp_password, bp_grants, \
              bp_created) VALUES (?,?,?,?,?)",
@@ -89,8 +97,9 @@ impl UserRepo for SqliteRepo {
         .bind(&bp.password_hash)
         .bind(bp.grants.join(","))
         .bind(&bp.created)
-        .execute(&self.pool)
+        .execute(w.conn()?)
         .await?;
+        w.finish().await?;
         Ok(())
     }
 
@@ -137,7 +146,7 @@ impl SessionRepo for SqliteRepo {
     }
 
     async fn put_session(&self, s: &Session) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let secrets =
             serde_json::to_string(&s.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
@@ -150,26 +159,29 @@ impl SessionRepo for SqliteRepo {
         .bind(s.grants.as_ref().map(|g| g.join(",")))
         .bind(secrets)
         .bind(s.expires)
-        .execute(&self.pool)
+        .execute(w.conn()?)
         .await?;
+        w.finish().await?;
         Ok(())
     }
 
     async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         sqlx::query("DELETE FROM session WHERE s_id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let r = sqlx::query("DELETE FROM session WHERE s_expires <= ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(r.rows_affected())
     }
 }
@@ -623,11 +635,12 @@ impl JobRepo for SqliteRepo {
     }
 
     async fn delete_expired_statuses(&self, now: i64) -> Result<u64, StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let r = sqlx::query("DELETE FROM upload_status WHERE st_expires <= ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(r.rows_affected())
     }
 
@@ -637,7 +650,7 @@ impl JobRepo for SqliteRepo {
         now: i64,
         lease_secs: i64,
     ) -> Result<Option<Job>, StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE job SET job_owner = ?1, job_lease_until = ?2 + ?3, job_attempts = job_attempts + 1 \
              WHERE job_id = (SELECT job_id FROM job WHERE job_lease_until <= ?2 ORDER BY job_id LIMIT 1) \
@@ -646,8 +659,9 @@ impl JobRepo for SqliteRepo {
         .bind(worker)
         .bind(now)
         .bind(lease_secs)
-        .fetch_optional(&self.pool)
+        .fetch_optional(w.conn()?)
         .await?;
+        w.finish().await?;
         Ok(row.as_ref().map(job_from).transpose()?)
     }
 
@@ -658,7 +672,7 @@ impl JobRepo for SqliteRepo {
         now: i64,
         lease_secs: i64,
     ) -> Result<Option<Job>, StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE job SET job_owner = ?1, job_lease_until = ?2 + ?3, job_attempts = job_attempts + 1 \
              WHERE job_id = ?4 AND (job_lease_until <= ?2 OR job_owner = ?1) RETURNING *",
@@ -667,8 +681,9 @@ impl JobRepo for SqliteRepo {
         .bind(now)
         .bind(lease_secs)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(w.conn()?)
         .await?;
+        w.finish().await?;
         Ok(row.as_ref().map(job_from).transpose()?)
     }
 
@@ -679,7 +694,7 @@ impl JobRepo for SqliteRepo {
         now: i64,
         lease_secs: i64,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE job SET job_lease_until = ? WHERE job_id = ? AND job_owner = ? AND job_lease_until > ?",
         )
@@ -687,21 +702,23 @@ impl JobRepo for SqliteRepo {
         .bind(id)
         .bind(worker)
         .bind(now)
-        .execute(&self.pool)
+        .execute(w.conn()?)
         .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::LeaseLost(id));
         }
+        w.finish().await?;
         Ok(())
     }
 
     async fn release_job(&self, id: i64, worker: &str) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().await;
+        let mut w = self.writer.begin().await?;
         sqlx::query("UPDATE job SET job_lease_until = 0 WHERE job_id = ? AND job_owner = ?")
             .bind(id)
             .bind(worker)
-            .execute(&self.pool)
+            .execute(w.conn()?)
             .await?;
+        w.finish().await?;
         Ok(())
     }
 

@@ -1,32 +1,199 @@
-//! The write side of the SQLite repository: [`WriteTx`] over one SQLite transaction.
+//! The write side of the SQLite repository: [`WriteTx`] over one dedicated writer
+//! connection, with group commit.
 //!
-//! SQLite has one writer; write transactions are serialised in-process (other processes are
-//! handled by the busy timeout), which also keeps a read-then-write transaction from failing
-//! to upgrade its lock under contention.
+//! SQLite has one writer. Each [`WriteTx`] is a savepoint inside an outer transaction of the
+//! writer connection; when it commits, its savepoint is released and, if no other write is
+//! waiting, the outer transaction commits (one fsync of the WAL). If writes are waiting, the
+//! next one goes on in the same outer transaction and the commit comes after it: writes that
+//! arrive together share one fsync. Every caller is answered only after the commit that made
+//! its write durable; a failed write rolls back to its savepoint and leaves the others alone.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{Sqlite, Transaction};
-use tokio::sync::OwnedMutexGuard;
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use super::*;
 use crate::repo::{WriteTx, Writes};
 
-/// One open write transaction; dropping it rolls back.
+/// Most writes one commit makes durable (so that a steady stream of writes still commits).
+const MAX_GROUP: usize = 64;
+
+/// The writer connection and the group being formed on it.
+pub(super) struct WriterState {
+    conn: SqliteConnection,
+    /// An outer transaction is open.
+    in_tx: bool,
+    next_savepoint: u64,
+    /// Writes released into the open outer transaction, waiting for its commit.
+    pending: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The one writer of the database.
+pub(super) struct Writer {
+    state: Arc<Mutex<WriterState>>,
+    /// Writes waiting for the writer.
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    /// Opens the writer connection.
+    pub(super) async fn open(opts: &SqliteConnectOptions) -> Result<Writer, StoreError> {
+        let conn = SqliteConnection::connect_with(opts).await?;
+        Ok(Writer {
+            state: Arc::new(Mutex::new(WriterState {
+                conn,
+                in_tx: false,
+                next_savepoint: 0,
+                pending: Vec::new(),
+            })),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Starts a write: waits for the writer, opens the outer transaction if none is open, and
+    /// a savepoint for this write.
+    pub(super) async fn begin(&self) -> Result<SqliteTx, StoreError> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state.clone().lock_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if !state.in_tx {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut state.conn)
+                .await?;
+            state.in_tx = true;
+        }
+        state.next_savepoint += 1;
+        let savepoint = format!("w{}", state.next_savepoint);
+        if let Err(e) = sqlx::query(&format!("SAVEPOINT {savepoint}"))
+            .execute(&mut state.conn)
+            .await
+        {
+            end_group(&mut state, &self.waiting).await;
+            return Err(e.into());
+        }
+        Ok(SqliteTx {
+            state: Some(state),
+            savepoint,
+            waiting: self.waiting.clone(),
+        })
+    }
+}
+
+/// Commits the outer transaction if no write is waiting (or the group is full), answering
+/// every write released into it.
+async fn end_group(state: &mut WriterState, waiting: &AtomicUsize) {
+    if !state.in_tx {
+        return;
+    }
+    if waiting.load(Ordering::SeqCst) > 0 && state.pending.len() < MAX_GROUP {
+        // The next write goes on in this transaction and commits it later.
+        return;
+    }
+    let result = sqlx::query("COMMIT")
+        .execute(&mut state.conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    if result.is_err() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut state.conn).await;
+    }
+    state.in_tx = false;
+    for p in state.pending.drain(..) {
+        let _ = p.send(result.clone());
+    }
+}
+
+/// One write: a savepoint in the writer's outer transaction; dropping it rolls it back.
 pub struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    /// Held until the transaction ends.
-    _writer: OwnedMutexGuard<()>,
+    state: Option<OwnedMutexGuard<WriterState>>,
+    savepoint: String,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl SqliteTx {
+    /// The writer connection (held until this write ends).
+    pub(super) fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.state
+            .as_mut()
+            .map(|s| &mut s.conn)
+            .ok_or_else(|| StoreError::Corrupt("a write used after its commit".into()))
+    }
+
+    /// Releases this write into the group and waits until a commit made it durable.
+    pub(super) async fn finish(mut self) -> Result<(), StoreError> {
+        let Some(mut state) = self.state.take() else {
+            return Ok(());
+        };
+        let released = sqlx::query(&format!("RELEASE {}", self.savepoint))
+            .execute(&mut state.conn)
+            .await;
+        if let Err(e) = released {
+            rollback_savepoint(&mut state, &self.savepoint).await;
+            end_group(&mut state, &self.waiting).await;
+            return Err(e.into());
+        }
+        let (tx, rx) = oneshot::channel();
+        state.pending.push(tx);
+        end_group(&mut state, &self.waiting).await;
+        drop(state);
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Db(sqlx::Error::Protocol(format!(
+                "commit failed: {e}"
+            )))),
+            Err(_) => Err(StoreError::Db(sqlx::Error::Protocol(
+                "the commit of this write was lost".into(),
+            ))),
+        }
+    }
+}
+
+async fn rollback_savepoint(state: &mut WriterState, savepoint: &str) {
+    let undone = sqlx::query(&format!("ROLLBACK TO {savepoint}"))
+        .execute(&mut state.conn)
+        .await;
+    let released = sqlx::query(&format!("RELEASE {savepoint}"))
+        .execute(&mut state.conn)
+        .await;
+    if let Err(e) = undone.and(released) {
+        // The outer transaction cannot go on: give it up, and the writes released into it.
+        tracing::error!(error = %e, "could not roll back a write; the group is rolled back");
+        let _ = sqlx::query("ROLLBACK").execute(&mut state.conn).await;
+        state.in_tx = false;
+        for p in state.pending.drain(..) {
+            let _ = p.send(Err(format!("rolled back with a failed write: {e}")));
+        }
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        // Not committed: undo this write (its guard moves into a task of its own, and the
+        // writer stays taken until that is done).
+        if let Some(mut state) = self.state.take() {
+            let savepoint = std::mem::take(&mut self.savepoint);
+            let waiting = self.waiting.clone();
+            tokio::spawn(async move {
+                rollback_savepoint(&mut state, &savepoint).await;
+                if state.pending.is_empty() && state.in_tx {
+                    // Nothing to keep: end the empty outer transaction.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut state.conn).await;
+                    state.in_tx = false;
+                } else {
+                    end_group(&mut state, &waiting).await;
+                }
+            });
+        }
+    }
 }
 
 #[async_trait]
 impl Writes for SqliteRepo {
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>, StoreError> {
-        let writer = self.write_lock.clone().lock_owned().await;
-        let tx = self.pool.begin().await?;
-        Ok(Box::new(SqliteTx {
-            tx,
-            _writer: writer,
-        }))
+        Ok(Box::new(self.writer.begin().await?))
     }
 }
 
@@ -35,7 +202,7 @@ impl WriteTx for SqliteTx {
     async fn stash_get(&mut self, key: &str) -> Result<Option<StashEntry>, StoreError> {
         let row = sqlx::query("SELECT * FROM uploadstash WHERE us_key = ?")
             .bind(key)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn()?)
             .await?;
         Ok(row.as_ref().map(stash_from).transpose()?)
     }
@@ -64,7 +231,7 @@ impl WriteTx for SqliteTx {
         .bind(e.meta.bits as i64)
         .bind(&e.temp_name)
         .bind(&e.hash_state)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(r.last_insert_rowid())
     }
@@ -72,7 +239,7 @@ impl WriteTx for SqliteTx {
     async fn stash_delete(&mut self, key: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM uploadstash WHERE us_key = ?")
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -93,7 +260,7 @@ impl WriteTx for SqliteTx {
         .bind(p.status.as_str())
         .bind(key)
         .bind(expected_size as i64)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -110,7 +277,7 @@ impl WriteTx for SqliteTx {
         .bind(job.created)
         .bind(&job.owner)
         .bind(job.lease_until)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(r.last_insert_rowid())
     }
@@ -121,13 +288,13 @@ impl WriteTx for SqliteTx {
                 sqlx::query("DELETE FROM job WHERE job_id = ? AND job_owner = ?")
                     .bind(id)
                     .bind(w)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn()?)
                     .await?
             }
             None => {
                 sqlx::query("DELETE FROM job WHERE job_id = ?")
                     .bind(id)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn()?)
                     .await?
             }
         };
@@ -143,7 +310,7 @@ impl WriteTx for SqliteTx {
         .bind(&s.key)
         .bind(&s.data)
         .bind(s.expires)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(())
     }
@@ -152,7 +319,7 @@ impl WriteTx for SqliteTx {
         sqlx::query("DELETE FROM upload_status WHERE st_user = ? AND st_key = ?")
             .bind(user_id)
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -160,7 +327,7 @@ impl WriteTx for SqliteTx {
     async fn current_file(&mut self, name: &str) -> Result<Option<FileVersion>, StoreError> {
         let row = sqlx::query("SELECT * FROM image WHERE img_name = ?")
             .bind(name)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn()?)
             .await?;
         Ok(row.as_ref().map(image_from).transpose()?)
     }
@@ -168,7 +335,7 @@ impl WriteTx for SqliteTx {
     async fn old_versions(&mut self, name: &str) -> Result<Vec<FileVersion>, StoreError> {
         let rows = sqlx::query("SELECT * FROM oldimage WHERE oi_name = ?")
             .bind(name)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn()?)
             .await?;
         Ok(rows.iter().map(oldimage_from).collect::<Result<_, _>>()?)
     }
@@ -177,7 +344,7 @@ impl WriteTx for SqliteTx {
         Ok(
             sqlx::query("SELECT 1 FROM oldimage WHERE oi_archive_name = ?")
                 .bind(archive_name)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn()?)
                 .await?
                 .is_some(),
         )
@@ -203,7 +370,7 @@ impl WriteTx for SqliteTx {
                 &v.user_text,
                 &v.timestamp,
             )
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -222,7 +389,7 @@ impl WriteTx for SqliteTx {
                 &v.user_text,
                 &v.timestamp,
             )
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -230,11 +397,11 @@ impl WriteTx for SqliteTx {
     async fn delete_versions(&mut self, name: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM image WHERE img_name = ?")
             .bind(name)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         sqlx::query("DELETE FROM oldimage WHERE oi_name = ?")
             .bind(name)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -242,7 +409,7 @@ impl WriteTx for SqliteTx {
     async fn archived_files(&mut self, name: &str) -> Result<Vec<ArchivedFile>, StoreError> {
         let rows = sqlx::query("SELECT * FROM filearchive WHERE fa_name = ? ORDER BY fa_id")
             .bind(name)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn()?)
             .await?;
         Ok(rows.iter().map(archived_from).collect::<Result<_, _>>()?)
     }
@@ -268,7 +435,7 @@ impl WriteTx for SqliteTx {
                 &a.user_text,
                 &a.timestamp,
             )
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -276,7 +443,7 @@ impl WriteTx for SqliteTx {
     async fn delete_archived(&mut self, name: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM filearchive WHERE fa_name = ?")
             .bind(name)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -285,7 +452,7 @@ impl WriteTx for SqliteTx {
         let row = sqlx::query("SELECT * FROM page WHERE page_namespace = ? AND page_title = ?")
             .bind(ns)
             .bind(title)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn()?)
             .await?;
         Ok(row.as_ref().map(page_from).transpose()?)
     }
@@ -302,7 +469,7 @@ impl WriteTx for SqliteTx {
         .bind(ns)
         .bind(title)
         .bind(touched)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(r.last_insert_rowid())
     }
@@ -310,7 +477,7 @@ impl WriteTx for SqliteTx {
     async fn revision(&mut self, rev_id: i64) -> Result<Option<Revision>, StoreError> {
         let row = sqlx::query("SELECT * FROM revision WHERE rev_id = ?")
             .bind(rev_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn()?)
             .await?;
         Ok(row.as_ref().map(revision_from).transpose()?)
     }
@@ -327,7 +494,7 @@ impl WriteTx for SqliteTx {
         .bind(&r.comment)
         .bind(&r.text)
         .bind(r.parent)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         let id = res.last_insert_rowid();
         sqlx::query(
@@ -337,7 +504,7 @@ impl WriteTx for SqliteTx {
         .bind(&r.timestamp)
         .bind(r.text.len() as i64)
         .bind(r.page_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(id)
     }
@@ -347,7 +514,7 @@ impl WriteTx for SqliteTx {
             sqlx::query("SELECT 1 FROM archive WHERE ar_namespace = ? AND ar_title = ? LIMIT 1")
                 .bind(ns)
                 .bind(title)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn()?)
                 .await?
                 .is_some(),
         )
@@ -363,14 +530,14 @@ impl WriteTx for SqliteTx {
         .bind(p.ns)
         .bind(&p.title)
         .bind(p.id)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         for sql in [
             "DELETE FROM revision WHERE rev_page = ?",
             "DELETE FROM page WHERE page_id = ?",
             "DELETE FROM page_restrictions WHERE pr_page = ?",
         ] {
-            sqlx::query(sql).bind(p.id).execute(&mut *self.tx).await?;
+            sqlx::query(sql).bind(p.id).execute(self.conn()?).await?;
         }
         Ok(())
     }
@@ -391,7 +558,7 @@ impl WriteTx for SqliteTx {
         .bind(page_id)
         .bind(ns)
         .bind(title)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         sqlx::query(
             "UPDATE page SET page_latest = (SELECT MAX(rev_id) FROM revision WHERE rev_page = ?1), \
@@ -399,12 +566,12 @@ impl WriteTx for SqliteTx {
              ORDER BY rev_id DESC LIMIT 1), 0) WHERE page_id = ?1",
         )
         .bind(page_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         sqlx::query("DELETE FROM archive WHERE ar_namespace = ? AND ar_title = ?")
             .bind(ns)
             .bind(title)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(page_id)
     }
@@ -425,7 +592,7 @@ impl WriteTx for SqliteTx {
         .bind(&e.timestamp)
         .bind(&e.comment)
         .bind(&e.params)
-        .execute(&mut *self.tx)
+        .execute(self.conn()?)
         .await?;
         Ok(r.last_insert_rowid())
     }
@@ -433,7 +600,7 @@ impl WriteTx for SqliteTx {
     async fn bump_editcount(&mut self, user_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE user SET user_editcount = user_editcount + 1 WHERE user_id = ?")
             .bind(user_id)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
@@ -454,14 +621,95 @@ impl WriteTx for SqliteTx {
             .bind(user_id)
             .bind(ns)
             .bind(title)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await?;
         Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let this = *self;
-        this.tx.commit().await?;
-        Ok(())
+        (*self).finish().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::StashRepo;
+
+    fn entry(key: &str) -> StashEntry {
+        StashEntry {
+            id: 0,
+            user_id: 1,
+            key: key.to_owned(),
+            meta: FileMeta {
+                size: 1,
+                width: 0,
+                height: 0,
+                bits: 0,
+                metadata: "{}".into(),
+                media_type: "UNKNOWN".into(),
+                major_mime: "unknown".into(),
+                minor_mime: "unknown".into(),
+                sha1: String::new(),
+            },
+            source_type: None,
+            timestamp: "20260101000000".into(),
+            expires: i64::MAX,
+            status: StashStatus::Finished,
+            chunk_inx: None,
+            props: "{}".into(),
+            temp_name: String::new(),
+            hash_state: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_grouped_into_one_commit_stay_independent() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Arc::new(
+            SqliteRepo::open(&dir.path().join("t.sqlite"))
+                .await
+                .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let repo = repo.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = repo.begin_write().await?;
+                tx.stash_insert(&entry(&format!("k{i}.png"))).await?;
+                match i % 3 {
+                    // Committed.
+                    0 => tx.commit().await.map(|_| true),
+                    // Dropped: rolled back, whatever the others do.
+                    1 => Ok(false),
+                    // Fails inside (the key exists): only this write is undone.
+                    _ => {
+                        tx.stash_insert(&entry(&format!("k{i}.png"))).await?;
+                        tx.commit().await.map(|_| true)
+                    }
+                }
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        for (i, o) in outcomes.iter().enumerate() {
+            let stored = repo
+                .stash_get(&format!("k{i}.png"))
+                .await
+                .unwrap()
+                .is_some();
+            match i % 3 {
+                0 => assert!(matches!(o, Ok(true)) && stored, "write {i}: {o:?}"),
+                1 => assert!(matches!(o, Ok(false)) && !stored, "write {i}: {o:?}"),
+                _ => assert!(o.is_err() && !stored, "write {i}: {o:?}"),
+            }
+        }
+        // The writer is free and the database consistent afterwards.
+        let mut tx = repo.begin_write().await.unwrap();
+        tx.stash_insert(&entry("last.png")).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(repo.stash_get("last.png").await.unwrap().is_some());
     }
 }
