@@ -12,6 +12,9 @@ use common::{blob_path, header, sha1_hex, ChunkSession, Client, FilePart, Resp, 
 use serde_json::Value;
 
 const MIB: usize = 1 << 20;
+/// Chunks larger than what the server keeps in memory while receiving them, so that their
+/// bodies go to disk too.
+const CHUNK: usize = 2 * MIB;
 
 /// Fills the filesystem of `dir` with one file, then gives back `leave` bytes of it.
 fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
@@ -68,22 +71,24 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
     let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let data = server.data_dir();
 
-    // A 3 MiB image in 1 MiB chunks; the first one is stored.
-    let file = common::make_png(1024, 1024, 77);
-    assert!(file.len() > 3 * MIB);
+    // A 5 MiB image in 2 MiB chunks; the first one is stored.
+    let file = common::make_png(1300, 1300, 77);
+    assert!(file.len() > 2 * CHUNK);
     let name = "Full-disk.png";
     let upload = ChunkSession::new(&alice, name, file.len(), true);
-    let r = upload.send(0, None, &file[..MIB]).await;
+    let r = upload.send(0, None, &file[..CHUNK]).await;
     assert_eq!(r.2["upload"]["result"], "Continue", "{}", r.2);
-    assert_eq!(r.2["upload"]["offset"], MIB as u64);
+    assert_eq!(r.2["upload"]["offset"], CHUNK as u64);
     let key = r.2["upload"]["filekey"]
         .as_str()
         .expect("filekey")
         .to_owned();
 
     // Room for the incoming chunk but not for appending it: the append fails half-way.
-    let filler = fill_disk(&data, 3 * MIB as u64 / 2);
-    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
+    let filler = fill_disk(&data, 3 * MIB as u64);
+    let r = upload
+        .send(CHUNK, Some(&key), &file[CHUNK..2 * CHUNK])
+        .await;
     assert_error(&r, "stashfailed");
     let info = r.2["error"]["info"].as_str().unwrap_or_default();
     assert!(
@@ -91,12 +96,19 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
         "{info}"
     );
     // The offset the client must go on from is the acknowledged one.
-    assert_eq!(r.2["error"]["offset"], (MIB as u64).to_string(), "{}", r.2);
+    assert_eq!(
+        r.2["error"]["offset"],
+        (CHUNK as u64).to_string(),
+        "{}",
+        r.2
+    );
 
     // No room at all: even the request body cannot be taken in.
     std::fs::remove_file(&filler).expect("remove filler");
     let filler = fill_disk(&data, 0);
-    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
+    let r = upload
+        .send(CHUNK, Some(&key), &file[CHUNK..2 * CHUNK])
+        .await;
     assert_error(&r, "backend-fail-writetemp");
     // A direct upload fails the same way, and nothing is published.
     let small = common::make_png(64, 64, 78);
@@ -124,10 +136,12 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
 
     // Space again: the upload goes on where the server said, and finishes intact.
     std::fs::remove_file(&filler).expect("remove filler");
-    let r = upload.send(MIB, Some(&key), &file[MIB..2 * MIB]).await;
+    let r = upload
+        .send(CHUNK, Some(&key), &file[CHUNK..2 * CHUNK])
+        .await;
     assert_eq!(r.2["upload"]["result"], "Continue", "{}", r.2);
-    assert_eq!(r.2["upload"]["offset"], (2 * MIB) as u64);
-    let r = upload.send(2 * MIB, Some(&key), &file[2 * MIB..]).await;
+    assert_eq!(r.2["upload"]["offset"], (2 * CHUNK) as u64);
+    let r = upload.send(2 * CHUNK, Some(&key), &file[2 * CHUNK..]).await;
     assert_eq!(r.2["upload"]["result"], "Success", "{}", r.2);
     let stashed = r.2["upload"]["filekey"]
         .as_str()

@@ -30,6 +30,8 @@ pub struct Staged {
     pub size: u64,
     /// 40-char hex SHA-1, when the file was hashed while it was written.
     pub sha1: Option<String>,
+    /// The bytes, when the spool kept a small file in memory.
+    data: Option<Bytes>,
     discard: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
@@ -55,8 +57,25 @@ impl Staged {
             id,
             size,
             sha1,
+            data: None,
             discard: Some(discard),
         }
+    }
+
+    /// A small staged file kept in memory.
+    pub fn in_memory(data: Bytes, sha1: Option<String>) -> Staged {
+        Staged {
+            id: String::new(),
+            size: data.len() as u64,
+            sha1,
+            data: Some(data),
+            discard: None,
+        }
+    }
+
+    /// The bytes of a file kept in memory.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        self.data.as_ref()
     }
 
     /// Forgets the clean-up (its bytes have moved elsewhere).

@@ -27,6 +27,22 @@ use crate::spool::{SpoolItem, SpoolWrite, Staged, UploadSpool};
 
 /// Size of the copy buffer (bounded memory whatever the file size).
 const COPY_BUF: usize = 1 << 20;
+/// Staged files up to this size stay in memory (most uploads are small images): they are
+/// written once, to their blob, instead of to `tmp/` and then moved.
+const MEMORY_STAGE: usize = 1 << 20;
+
+/// A small staged file's bytes as [`Content`].
+struct MemoryContent(Bytes);
+
+impl Content for MemoryContent {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.as_ref().read_at(offset, buf)
+    }
+}
 
 /// Blobs, chunked uploads and staged files under one data directory.
 #[derive(Debug, Clone)]
@@ -137,7 +153,7 @@ fn install_blob(src: &Path, dest: &Path, link: bool) -> Result<(), StoreError> {
         }
         return Ok(());
     }
-    std::fs::create_dir_all(dir)?;
+    make_dirs(dir)?;
     let placed = if link {
         std::fs::hard_link(src, dest)
     } else {
@@ -158,27 +174,98 @@ fn install_blob(src: &Path, dest: &Path, link: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A staged file being written to `tmp/`.
+/// Creates `dir` and any missing parents, making each new entry durable (the fsync of the
+/// parent that holds it).
+fn make_dirs(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs(parent)?;
+        match std::fs::create_dir(dir) {
+            Ok(()) => sync_dir(parent)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` durably as a new file in `tmp/` and installs it as blob `dest`.
+fn write_blob(tmp: &Path, data: &[u8], dest: &Path) -> Result<(), StoreError> {
+    if dest.try_exists()? {
+        // Stored already: mark it as freshly written (see install_blob).
+        std::fs::File::options()
+            .write(true)
+            .open(dest)?
+            .set_modified(SystemTime::now())?;
+        return Ok(());
+    }
+    let name: u128 = rand::thread_rng().gen();
+    let src = tmp.join(format!("{name:032x}"));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&src)?;
+        f.write_all(data)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&src);
+        return Err(e.into());
+    }
+    install_blob(&src, dest, false)
+}
+
+/// A staged file being written: in memory while it is small, then to `tmp/`.
 struct LocalWriter {
     id: String,
     path: PathBuf,
+    /// The bytes so far, while they fit in [`MEMORY_STAGE`].
+    memory: Option<Vec<u8>>,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     hash: Option<RunningSha1>,
     written: u64,
 }
 
+impl LocalWriter {
+    /// Moves the bytes kept in memory to a file, which takes the rest.
+    async fn spill(&mut self) -> Result<(), StoreError> {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.path)
+            .await?;
+        // Large writes: file I/O goes to a blocking thread once per buffer.
+        let mut file = tokio::io::BufWriter::with_capacity(COPY_BUF, file);
+        if let Some(m) = self.memory.take() {
+            file.write_all(&m).await?;
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl SpoolWrite for LocalWriter {
     async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
+        if let Some(h) = self.hash.as_mut() {
+            h.update(&data);
+        }
+        self.written += data.len() as u64;
+        if let Some(m) = self.memory.as_mut() {
+            if m.len() + data.len() <= MEMORY_STAGE {
+                m.extend_from_slice(&data);
+                return Ok(());
+            }
+            self.spill().await?;
+        }
         let f = self
             .file
             .as_mut()
             .ok_or_else(|| StoreError::Corrupt("write after finish".into()))?;
-        if let Some(h) = self.hash.as_mut() {
-            h.update(&data);
-        }
         f.write_all(&data).await?;
-        self.written += data.len() as u64;
         Ok(())
     }
 
@@ -187,6 +274,11 @@ impl SpoolWrite for LocalWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<Staged, StoreError> {
+        let sha1 = self.hash.take().map(|h| h.hex());
+        if let Some(m) = self.memory.take() {
+            self.path = PathBuf::new();
+            return Ok(Staged::in_memory(Bytes::from(m), sha1));
+        }
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
         }
@@ -197,7 +289,7 @@ impl SpoolWrite for LocalWriter {
         Ok(Staged::new(
             std::mem::take(&mut self.id),
             self.written,
-            self.hash.take().map(|h| h.hex()),
+            sha1,
             discard,
         ))
     }
@@ -206,7 +298,7 @@ impl SpoolWrite for LocalWriter {
 impl Drop for LocalWriter {
     fn drop(&mut self) {
         // Unfinished (e.g. the request was aborted mid-body): leave nothing behind.
-        if !self.path.as_os_str().is_empty() {
+        if self.memory.is_none() && !self.path.as_os_str().is_empty() {
             self.file.take();
             let _ = std::fs::remove_file(&self.path);
         }
@@ -217,22 +309,20 @@ impl Drop for LocalWriter {
 impl UploadSpool for LocalStore {
     async fn stage(&self, hashed: bool) -> Result<Box<dyn SpoolWrite>, StoreError> {
         let (id, path) = self.new_temp();
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
         Ok(Box::new(LocalWriter {
             id,
             path,
-            // Large writes: file I/O goes to a blocking thread once per buffer.
-            file: Some(tokio::io::BufWriter::with_capacity(COPY_BUF, file)),
+            memory: Some(Vec::new()),
+            file: None,
             hash: hashed.then(RunningSha1::new),
             written: 0,
         }))
     }
 
     async fn staged_content(&self, staged: &Staged) -> Result<Box<dyn Content>, StoreError> {
+        if let Some(b) = staged.bytes() {
+            return Ok(Box::new(MemoryContent(b.clone())));
+        }
         let path = self.staged_path(&staged.id)?;
         blocking(move || Ok(Box::new(FileContent::open(&path)?) as Box<dyn Content>)).await
     }
@@ -241,8 +331,14 @@ impl UploadSpool for LocalStore {
         let sha1 = staged.sha1.clone().ok_or_else(|| {
             StoreError::Corrupt("an unhashed staged file cannot be a blob".into())
         })?;
-        let src = self.staged_path(&staged.id)?;
         let dest = self.blob_path(&sha1)?;
+        if let Some(data) = staged.bytes().cloned() {
+            let tmp = self.root.join("tmp");
+            blocking(move || write_blob(&tmp, &data, &dest)).await?;
+            staged.disarm();
+            return Ok(sha1);
+        }
+        let src = self.staged_path(&staged.id)?;
         let size = staged.size;
         blocking(move || {
             let f = std::fs::File::open(&src)?;
@@ -274,7 +370,11 @@ impl UploadSpool for LocalStore {
             )));
         }
         let dst = self.upload_path(upload)?;
-        let src = self.staged_path(&src.id)?;
+        let memory = src.bytes().cloned();
+        let src = match memory {
+            Some(_) => PathBuf::new(),
+            None => self.staged_path(&src.id)?,
+        };
         let dir = self.root.join("chunks");
         // One blocking task with one buffer: bounded memory whatever the chunk size.
         blocking(move || {
@@ -286,15 +386,20 @@ impl UploadSpool for LocalStore {
             out.set_len(offset)?;
             out.seek(std::io::SeekFrom::Start(offset))?;
             let appended = (|| -> std::io::Result<()> {
-                let mut input = std::fs::File::open(&src)?;
-                let mut buf = vec![0u8; COPY_BUF];
-                loop {
-                    let n = input.read(&mut buf)?;
-                    if n == 0 {
-                        break;
+                if let Some(data) = &memory {
+                    hash.update(data);
+                    out.write_all(data)?;
+                } else {
+                    let mut input = std::fs::File::open(&src)?;
+                    let mut buf = vec![0u8; COPY_BUF];
+                    loop {
+                        let n = input.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        hash.update(&buf[..n]);
+                        out.write_all(&buf[..n])?;
                     }
-                    hash.update(&buf[..n]);
-                    out.write_all(&buf[..n])?;
                 }
                 out.sync_data()?;
                 if offset == 0 {
@@ -315,14 +420,21 @@ impl UploadSpool for LocalStore {
 
     async fn matches(&self, upload: &str, offset: u64, src: &Staged) -> Result<bool, StoreError> {
         let stored = self.upload_path(upload)?;
-        let src = self.staged_path(&src.id)?;
+        let len = src.size;
+        let memory = src.bytes().cloned();
+        let path = match memory {
+            Some(_) => PathBuf::new(),
+            None => self.staged_path(&src.id)?,
+        };
         blocking(move || {
             let mut a = std::fs::File::open(&stored)?;
-            let mut b = std::fs::File::open(&src)?;
-            let len = b.metadata()?.len();
             if a.metadata()?.len() < offset + len {
                 return Ok(false);
             }
+            let mut b: Box<dyn Read> = match memory {
+                Some(m) => Box::new(std::io::Cursor::new(m)),
+                None => Box::new(std::fs::File::open(&path)?),
+            };
             a.seek(std::io::SeekFrom::Start(offset))?;
             let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
             loop {
@@ -633,6 +745,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_staged_files_go_to_disk_and_small_ones_stay_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).await.unwrap();
+        let big: Vec<u8> = (0..(MEMORY_STAGE + 12345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut w = store.stage(true).await.unwrap();
+        for part in big.chunks(100_000) {
+            w.write(Bytes::copy_from_slice(part)).await.unwrap();
+        }
+        let s = w.finish().await.unwrap();
+        assert!(s.bytes().is_none());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            1
+        );
+        let c = store.staged_content(&s).await.unwrap();
+        assert_eq!(c.len(), big.len() as u64);
+        let small = stage(&store, b"tiny").await;
+        assert!(small.bytes().is_some());
+        // Both append to a chunked upload alike.
+        let h = store
+            .append("k3.png", 0, &small, RunningSha1::new())
+            .await
+            .unwrap();
+        let h = store.append("k3.png", 4, &s, h).await.unwrap();
+        assert!(store.matches("k3.png", 4, &s).await.unwrap());
+        assert!(store.matches("k3.png", 0, &small).await.unwrap());
+        let mut all = b"tiny".to_vec();
+        all.extend_from_slice(&big);
+        let stale = store.stale(i64::MAX, 10).await.unwrap();
+        assert!(
+            stale.contains(&SpoolItem::Staged(s.id.clone())),
+            "{stale:?}"
+        );
+        let sha = store.promote(s).await.unwrap();
+        assert_eq!(read_all(&store, &sha, None).await, big);
+        assert_eq!(h.len(), all.len() as u64);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[tokio::test]
     async fn dropped_staged_files_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).await.unwrap();
@@ -711,10 +868,7 @@ mod tests {
             stale.contains(&SpoolItem::Upload("k2.png".into())),
             "{stale:?}"
         );
-        assert!(
-            stale.contains(&SpoolItem::Staged(c.id.clone())),
-            "{stale:?}"
-        );
+        assert!(c.bytes().is_some(), "a small staged file is kept in memory");
     }
 
     #[test]
