@@ -562,11 +562,7 @@ pub fn pad_jpeg(jpeg: &[u8], size: usize) -> Vec<u8> {
 
 /// Path helper for the file a blob is stored in.
 pub fn blob_path(data_dir: &Path, sha1: &str) -> PathBuf {
-    data_dir
-        .join("blobs")
-        .join(&sha1[0..2])
-        .join(&sha1[2..4])
-        .join(sha1)
+    data_dir.join("blobs").join(&sha1[0..2]).join(sha1)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! The blob store and upload spool on one local disk:
-//! - `blobs/<aa>/<bb>/<sha1>`: blobs;
+//! - `blobs/<aa>/<sha1>`: blobs, in 256 directories made when the store is opened (so no
+//!   upload ever waits for a directory to be made durable);
 //! - `chunks/<filekey>.part`: chunked uploads in progress;
 //! - `tmp/<random>`: staged files.
 //!
@@ -95,7 +96,10 @@ impl LocalStore {
         let store = LocalStore {
             root: Arc::new(root.to_path_buf()),
         };
-        tokio::fs::create_dir_all(store.root.join("blobs")).await?;
+        let blobs = store.root.join("blobs");
+        tokio::task::spawn_blocking(move || prepare_blob_dirs(&blobs))
+            .await
+            .map_err(blocking_failed)??;
         let tmp = store.root.join("tmp");
         if tmp.exists() {
             tokio::fs::remove_dir_all(&tmp).await?;
@@ -109,12 +113,7 @@ impl LocalStore {
         if !is_sha1_hex(sha1) {
             return Err(StoreError::Corrupt(format!("bad blob name {sha1:?}")));
         }
-        Ok(self
-            .root
-            .join("blobs")
-            .join(&sha1[0..2])
-            .join(&sha1[2..4])
-            .join(sha1))
+        Ok(self.root.join("blobs").join(&sha1[0..2]).join(sha1))
     }
 
     fn upload_path(&self, key: &str) -> Result<PathBuf, StoreError> {
@@ -171,6 +170,46 @@ fn install_blob(src: &Path, dest: &Path, link: bool) -> Result<(), StoreError> {
         Err(e) => return Err(e.into()),
     }
     sync_dir(dir)?;
+    Ok(())
+}
+
+/// Makes the 256 directories blobs live in, durably, and moves blobs an earlier layout kept
+/// one level deeper (`<aa>/<bb>/<sha1>`) up into them.
+fn prepare_blob_dirs(blobs: &Path) -> Result<(), StoreError> {
+    make_dirs(blobs)?;
+    let mut made = false;
+    for i in 0..=255u8 {
+        let dir = blobs.join(format!("{i:02x}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => made = true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut moved = false;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            for blob in std::fs::read_dir(entry.path())? {
+                let blob = blob?;
+                let dest = dir.join(blob.file_name());
+                if dest.try_exists()? {
+                    std::fs::remove_file(blob.path())?;
+                } else {
+                    std::fs::rename(blob.path(), dest)?;
+                }
+                moved = true;
+            }
+            std::fs::remove_dir(entry.path())?;
+        }
+        if moved {
+            sync_dir(&dir)?;
+        }
+    }
+    if made {
+        sync_dir(blobs)?;
+    }
     Ok(())
 }
 
@@ -664,33 +703,31 @@ impl BlobStore for LocalStore {
                 Ok(names)
             };
             let after = after.unwrap_or_default();
-            let (a1, a2) = (after.get(0..2).unwrap_or(""), after.get(2..4).unwrap_or(""));
+            let a1 = after.get(0..2).unwrap_or("");
             let mut out = Vec::new();
             for d1 in sorted(&root)? {
                 if d1.as_str() < a1 {
                     continue;
                 }
-                for d2 in sorted(&root.join(&d1))? {
-                    if d1 == a1 && d2.as_str() < a2 {
+                let dir = root.join(&d1);
+                if !dir.is_dir() {
+                    continue;
+                }
+                for name in sorted(&dir)? {
+                    if name <= after || !is_sha1_hex(&name) {
                         continue;
                     }
-                    let dir = root.join(&d1).join(&d2);
-                    for name in sorted(&dir)? {
-                        if name <= after || !is_sha1_hex(&name) {
-                            continue;
-                        }
-                        let m = match std::fs::metadata(dir.join(&name)) {
-                            Ok(m) => m,
-                            Err(_) => continue,
-                        };
-                        out.push(BlobInfo {
-                            size: m.len(),
-                            modified: m.modified().map(unix_secs).unwrap_or(0),
-                            sha1: name,
-                        });
-                        if out.len() >= limit {
-                            return Ok(out);
-                        }
+                    let m = match std::fs::metadata(dir.join(&name)) {
+                        Ok(m) => m,
+                        Err(_) => continue,
+                    };
+                    out.push(BlobInfo {
+                        size: m.len(),
+                        modified: m.modified().map(unix_secs).unwrap_or(0),
+                        sha1: name,
+                    });
+                    if out.len() >= limit {
+                        return Ok(out);
                     }
                 }
             }
@@ -869,6 +906,22 @@ mod tests {
             "{stale:?}"
         );
         assert!(c.bytes().is_some(), "a small staged file is kept in memory");
+    }
+
+    #[tokio::test]
+    async fn blobs_of_the_two_level_layout_move_up_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = "a9993e364706816aba3e25717850c26c9cd0d89d";
+        let old = dir.path().join("blobs/a9/99");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join(sha), b"abc").unwrap();
+        let store = LocalStore::open(dir.path()).await.unwrap();
+        assert_eq!(read_all(&store, sha, None).await, b"abc");
+        assert!(!old.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("blobs")).unwrap().count(),
+            256
+        );
     }
 
     #[test]
