@@ -14,7 +14,7 @@ use serde_json::Value;
 const MIB: usize = 1 << 20;
 /// Chunks larger than what the server keeps in memory while receiving them, so that their
 /// bodies go to disk too.
-const CHUNK: usize = 2 * MIB;
+const CHUNK: usize = 9 * MIB;
 
 /// Fills the filesystem of `dir` with one file, then gives back `leave` bytes of it.
 fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
@@ -66,13 +66,13 @@ fn assert_error(r: &Resp, code: &str) {
 
 #[tokio::test]
 async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
-    let server = Server::start_on_small_disk(24, "");
+    let server = Server::start_on_small_disk(64, "");
     let (lgname, lgpassword) = common::alice_bot(&server);
     let alice = common::logged_in(&server, &lgname, &lgpassword).await;
     let data = server.data_dir();
 
-    // A 5 MiB image in 2 MiB chunks; the first one is stored.
-    let file = common::make_png(1300, 1300, 77);
+    // A 19 MiB image in 9 MiB chunks; the first one is stored.
+    let file = common::make_png(2600, 2600, 77);
     assert!(file.len() > 2 * CHUNK);
     let name = "Full-disk.png";
     let upload = ChunkSession::new(&alice, name, file.len(), true);
@@ -85,7 +85,7 @@ async fn full_disk_refuses_cleanly_and_the_upload_goes_on_afterwards() {
         .to_owned();
 
     // Room for the incoming chunk but not for appending it: the append fails half-way.
-    let filler = fill_disk(&data, 3 * MIB as u64);
+    let filler = fill_disk(&data, 12 * MIB as u64);
     let r = upload
         .send(CHUNK, Some(&key), &file[CHUNK..2 * CHUNK])
         .await;

@@ -32,6 +32,9 @@ pub struct Staged {
     pub sha1: Option<String>,
     /// The bytes, when the spool kept a small file in memory.
     data: Option<Bytes>,
+    /// Whatever the spool holds for as long as the bytes live (e.g. their share of a memory
+    /// budget).
+    _hold: Option<Box<dyn Send + Sync>>,
     discard: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
@@ -58,17 +61,19 @@ impl Staged {
             size,
             sha1,
             data: None,
+            _hold: None,
             discard: Some(discard),
         }
     }
 
-    /// A small staged file kept in memory.
-    pub fn in_memory(data: Bytes, sha1: Option<String>) -> Staged {
+    /// A small staged file kept in memory; `hold` is dropped with it.
+    pub fn in_memory(data: Bytes, sha1: Option<String>, hold: Box<dyn Send + Sync>) -> Staged {
         Staged {
             id: String::new(),
             size: data.len() as u64,
             sha1,
             data: Some(data),
+            _hold: Some(hold),
             discard: None,
         }
     }

@@ -10,6 +10,7 @@
 
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,9 +29,46 @@ use crate::spool::{SpoolItem, SpoolWrite, Staged, UploadSpool};
 
 /// Size of the copy buffer (bounded memory whatever the file size).
 const COPY_BUF: usize = 1 << 20;
-/// Staged files up to this size stay in memory (most uploads are small images): they are
-/// written once, to their blob, instead of to `tmp/` and then moved.
-const MEMORY_STAGE: usize = 1 << 20;
+/// Staged files up to this size stay in memory (most uploads are small images, and most
+/// chunks a few MiB): they are written once, to their blob or their upload, instead of to
+/// `tmp/`, read back, and written again.
+const MEMORY_STAGE: usize = 8 << 20;
+/// Memory all staged files together may hold; past it, files go to `tmp/`.
+const MEMORY_BUDGET: usize = 64 << 20;
+
+/// Bytes of memory staged files may still take.
+#[derive(Debug)]
+struct MemoryBudget {
+    left: AtomicUsize,
+}
+
+impl MemoryBudget {
+    /// Takes `n` bytes of the budget, if there are that many left.
+    fn take(&self, n: usize) -> bool {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+
+    fn give(&self, n: usize) {
+        self.left.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
+/// A staged file's share of the memory budget, given back when it is dropped.
+#[derive(Debug)]
+struct MemoryLease {
+    budget: Arc<MemoryBudget>,
+    bytes: usize,
+}
+
+impl Drop for MemoryLease {
+    fn drop(&mut self) {
+        self.budget.give(std::mem::take(&mut self.bytes));
+    }
+}
 
 /// A small staged file's bytes as [`Content`].
 struct MemoryContent(Bytes);
@@ -49,6 +87,7 @@ impl Content for MemoryContent {
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: Arc<PathBuf>,
+    memory: Arc<MemoryBudget>,
 }
 
 fn unix_secs(t: SystemTime) -> i64 {
@@ -95,6 +134,9 @@ impl LocalStore {
     pub async fn open(root: &Path) -> Result<Self, StoreError> {
         let store = LocalStore {
             root: Arc::new(root.to_path_buf()),
+            memory: Arc::new(MemoryBudget {
+                left: AtomicUsize::new(MEMORY_BUDGET),
+            }),
         };
         let blobs = store.root.join("blobs");
         tokio::task::spawn_blocking(move || prepare_blob_dirs(&blobs))
@@ -107,6 +149,15 @@ impl LocalStore {
         tokio::fs::create_dir_all(&tmp).await?;
         tokio::fs::create_dir_all(store.root.join("chunks")).await?;
         Ok(store)
+    }
+
+    /// The same store with another memory budget (tests).
+    #[cfg(test)]
+    fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory = Arc::new(MemoryBudget {
+            left: AtomicUsize::new(bytes),
+        });
+        self
     }
 
     fn blob_path(&self, sha1: &str) -> Result<PathBuf, StoreError> {
@@ -261,8 +312,10 @@ fn write_blob(tmp: &Path, data: &[u8], dest: &Path) -> Result<(), StoreError> {
 struct LocalWriter {
     id: String,
     path: PathBuf,
-    /// The bytes so far, while they fit in [`MEMORY_STAGE`].
+    /// The bytes so far, while they fit in [`MEMORY_STAGE`] and the budget.
     memory: Option<Vec<u8>>,
+    /// The budget `memory` takes.
+    lease: MemoryLease,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     hash: Option<RunningSha1>,
     written: u64,
@@ -282,6 +335,9 @@ impl LocalWriter {
             file.write_all(&m).await?;
         }
         self.file = Some(file);
+        // The bytes are on disk now: their memory is free.
+        let given = std::mem::take(&mut self.lease.bytes);
+        self.lease.budget.give(given);
         Ok(())
     }
 }
@@ -294,7 +350,8 @@ impl SpoolWrite for LocalWriter {
         }
         self.written += data.len() as u64;
         if let Some(m) = self.memory.as_mut() {
-            if m.len() + data.len() <= MEMORY_STAGE {
+            if m.len() + data.len() <= MEMORY_STAGE && self.lease.budget.take(data.len()) {
+                self.lease.bytes += data.len();
                 m.extend_from_slice(&data);
                 return Ok(());
             }
@@ -316,7 +373,11 @@ impl SpoolWrite for LocalWriter {
         let sha1 = self.hash.take().map(|h| h.hex());
         if let Some(m) = self.memory.take() {
             self.path = PathBuf::new();
-            return Ok(Staged::in_memory(Bytes::from(m), sha1));
+            let lease = MemoryLease {
+                budget: self.lease.budget.clone(),
+                bytes: std::mem::take(&mut self.lease.bytes),
+            };
+            return Ok(Staged::in_memory(Bytes::from(m), sha1, Box::new(lease)));
         }
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
@@ -352,6 +413,10 @@ impl UploadSpool for LocalStore {
             id,
             path,
             memory: Some(Vec::new()),
+            lease: MemoryLease {
+                budget: self.memory.clone(),
+                bytes: 0,
+            },
             file: None,
             hash: hashed.then(RunningSha1::new),
             written: 0,
@@ -823,6 +888,27 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn staged_files_share_a_memory_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path())
+            .await
+            .unwrap()
+            .with_memory_budget(10);
+        let a = stage(&store, b"123456").await;
+        let b = stage(&store, b"abcdef").await;
+        assert!(a.bytes().is_some());
+        assert!(b.bytes().is_none(), "over the budget: on disk");
+        drop(a);
+        let c = stage(&store, b"uvwxyz").await;
+        assert!(c.bytes().is_some(), "the budget came back");
+        assert_eq!(
+            store.staged_content(&b).await.unwrap().len(),
+            6,
+            "a spilled file reads the same"
         );
     }
 
