@@ -26,7 +26,6 @@ pub(super) struct WriterState {
     conn: SqliteConnection,
     /// An outer transaction is open.
     in_tx: bool,
-    next_savepoint: u64,
     /// Writes released into the open outer transaction, waiting for its commit.
     pending: Vec<oneshot::Sender<Result<(), String>>>,
 }
@@ -46,7 +45,6 @@ impl Writer {
             state: Arc::new(Mutex::new(WriterState {
                 conn,
                 in_tx: false,
-                next_savepoint: 0,
                 pending: Vec::new(),
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -65,12 +63,10 @@ impl Writer {
                 .await?;
             state.in_tx = true;
         }
-        state.next_savepoint += 1;
-        let savepoint = format!("w{}", state.next_savepoint);
-        if let Err(e) = sqlx::query(&format!("SAVEPOINT {savepoint}"))
-            .execute(&mut state.conn)
-            .await
-        {
+        // Writes follow one another, so one savepoint name serves them all (and its
+        // statements stay prepared).
+        let savepoint = "w".to_owned();
+        if let Err(e) = sqlx::query("SAVEPOINT w").execute(&mut state.conn).await {
             end_group(&mut state, &self.waiting).await;
             return Err(e.into());
         }
