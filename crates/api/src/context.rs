@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use mwstore_storage::Session;
 
 use crate::auth::session::{self, ANON_TOKEN, SESSION_TTL};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::params::Params;
 use crate::AppState;
 
@@ -113,7 +113,7 @@ impl Req {
         };
         if self.user.is_anon() {
             return Err(ApiError::new(
-                "mustbeloggedin",
+                Code::MustBeLoggedIn,
                 "You must be logged in to upload this file.",
             ));
         }
@@ -124,7 +124,7 @@ impl Req {
     pub fn require_stash_user(&self) -> Result<(), ApiError> {
         if self.user.is_anon() {
             return Err(ApiError::new(
-                "stashnotloggedin",
+                Code::StashNotLoggedIn,
                 "You must be logged in to upload this file.",
             ));
         }
@@ -193,7 +193,7 @@ impl Req {
             };
             if self.params.in_query("token") {
                 return Err(ApiError::new(
-                    "mustpostparams",
+                    Code::MustPostParams,
                     "The following parameter was found in the query string, but must be in the POST body: token.",
                 ));
             }
@@ -203,26 +203,26 @@ impl Req {
                 } else {
                     format!("Invalid {tt} token.")
                 };
-                return Err(ApiError::new("badtoken", info));
+                return Err(ApiError::new(Code::BadToken, info));
             }
         }
         if write {
             if !self.user.can("writeapi") {
                 return Err(ApiError::new(
-                    "writeapidenied",
+                    Code::WriteApiDenied,
                     "You're not allowed to edit this wiki through the API.",
                 ));
             }
             if self.headers.contains_key("promise-non-write-api-action") {
                 return Err(ApiError::new(
-                    "promised-nonwrite-api",
+                    Code::PromisedNonwriteApi,
                     "The Promise-Non-Write-API-Action HTTP header cannot be sent to write-mode API modules.",
                 ));
             }
         }
         if must_post && !self.is_post {
             return Err(ApiError::new(
-                "mustbeposted",
+                Code::MustBePosted,
                 format!("The \"{}\" module requires a POST request.", self.module),
             ));
         }

@@ -7,7 +7,7 @@ use mwstore_storage::coord::LockKey;
 use mwstore_storage::rules::Deletion;
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 fn deletion(req: &Req, name: &str, reason: &str) -> Deletion {
     Deletion {
@@ -23,12 +23,12 @@ fn file_title(req: &Req) -> Result<(String, String), ApiError> {
     let t = req.params.string("title")?;
     let Some(t) = t else {
         return Err(ApiError::new(
-            "missingparam",
+            Code::MissingParam,
             "One of the parameters \"title\" and \"pageid\" is required.",
         ));
     };
     let parsed = title::parse_title_in(&t, &req.app.config.sitename, 0)
-        .map_err(|e| ApiError::new("invalidtitle", format!("Bad title \"{t}\". {e}")))?;
+        .map_err(|e| ApiError::new(Code::InvalidTitle, format!("Bad title \"{t}\". {e}")))?;
     Ok((
         parsed.prefixed_text_in(&req.app.config.sitename),
         parsed.dbkey,
@@ -38,7 +38,7 @@ fn file_title(req: &Req) -> Result<(String, String), ApiError> {
             Ok((pt, db))
         } else {
             Err(ApiError::new(
-                "missingtitle",
+                Code::MissingTitle,
                 "The page you specified doesn't exist.",
             ))
         }
@@ -72,7 +72,7 @@ pub async fn delete(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         Ok(id) => id,
         Err(mwstore_storage::StoreError::NotFound(_)) => {
             return Err(ApiError::new(
-                "missingtitle",
+                Code::MissingTitle,
                 "The page you specified doesn't exist.",
             ))
         }
@@ -113,13 +113,13 @@ pub async fn undelete(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         Ok(n) => n,
         Err(mwstore_storage::StoreError::NotFound(_)) => {
             return Err(ApiError::new(
-                "cannotundelete",
+                Code::CannotUndelete,
                 "Couldn't undelete: no deleted revisions or files of this title exist.",
             ))
         }
         Err(mwstore_storage::StoreError::AlreadyExists(_)) => {
             return Err(ApiError::new(
-                "cannotundelete",
+                Code::CannotUndelete,
                 "Couldn't undelete: the page or file exists already.",
             ))
         }

@@ -12,7 +12,7 @@ use mwstore_storage::Session;
 
 use crate::auth::session::{self, SESSION_TTL};
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// Hashes a password with argon2id.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -248,7 +248,7 @@ pub async fn login(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         .collect();
     if !in_query.is_empty() {
         return Err(ApiError::new(
-            "mustpostparams",
+            Code::MustPostParams,
             format!(
                 "The following parameter{} found in the query string, but must be in the POST body: {}.",
                 if in_query.len() == 1 { " was" } else { "s were" },
@@ -362,7 +362,7 @@ pub async fn clientlogin(req: &mut Req) -> Result<Map<String, Value>, ApiError> 
     req.params.flag("rememberMe");
     if returnurl.is_none() && !cont {
         return Err(ApiError::new(
-            "missingparam",
+            Code::MissingParam,
             "At least one of the parameters \"loginreturnurl\" and \"logincontinue\" is required.",
         ));
     }
@@ -373,12 +373,12 @@ pub async fn clientlogin(req: &mut Req) -> Result<Map<String, Value>, ApiError> 
     };
     if req.params.in_query("logintoken") {
         return Err(ApiError::new(
-            "mustpostparams",
+            Code::MustPostParams,
             "The following parameter was found in the query string, but must be in the POST body: logintoken.",
         ));
     }
     if !req.token_matches("login", &token) {
-        return Err(ApiError::new("badtoken", "Invalid login token."));
+        return Err(ApiError::new(Code::BadToken, "Invalid login token."));
     }
     req.check_module(None, true, true)?;
     if req.untrusted || req.user.bot_app.is_some() {

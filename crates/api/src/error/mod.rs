@@ -1,5 +1,13 @@
 //! API errors: one type carrying MediaWiki's `code`, `info` and extra data, and the single
 //! place where internal failures are mapped to API codes.
+//!
+//! Every code the server answers with is declared once, with its HTTP status, in the table of
+//! [`codes`] ([`Code`]); [`ApiError::new`] takes a [`Code`]. The only codes outside the table
+//! come from closed sets defined elsewhere, through [`ApiError::from_wire`].
+
+pub mod codes;
+
+pub use codes::Code;
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -36,13 +44,28 @@ pub struct ApiErrorData {
 }
 
 impl ApiError {
-    /// An error with HTTP status 200, as MediaWiki answers every API error.
-    pub fn new(code: impl Into<String>, info: impl Into<String>) -> Self {
+    /// An error with a code of the table, and the HTTP status the table gives it (200, as
+    /// MediaWiki answers every API error, for all but a few).
+    pub fn new(code: Code, info: impl Into<String>) -> Self {
+        Self::build(code.as_str().to_owned(), info.into(), code.status())
+    }
+
+    /// An error whose code is computed at run time, with HTTP status 200. Only for codes from
+    /// a closed set defined elsewhere, that the table of [`Code`] cannot list: a file-name
+    /// error's code (`mwstore_domain::title::NameError::code`), the message key of a failed
+    /// content check (`mwstore_domain::verdict::VerificationError::key`, e.g.
+    /// `filetype-badmime`) and `internal_api_error_<class>` (built by [`ApiError::internal`]).
+    /// Every other error uses [`ApiError::new`].
+    pub fn from_wire(code: impl Into<String>, info: impl Into<String>) -> Self {
+        Self::build(code.into(), info.into(), StatusCode::OK)
+    }
+
+    fn build(code: String, info: String, status: StatusCode) -> Self {
         ApiError(Box::new(ApiErrorData {
-            code: code.into(),
-            info: info.into(),
+            code,
+            info,
             data: Map::new(),
-            status: StatusCode::OK,
+            status,
             headers: Vec::new(),
         }))
     }
@@ -53,16 +76,10 @@ impl ApiError {
         self
     }
 
-    /// Sets the HTTP status.
-    pub fn status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
-    }
-
     /// `missingparam` for a parameter that must be set.
     pub fn missing_param(name: &str) -> Self {
         ApiError::new(
-            "missingparam",
+            Code::MissingParam,
             format!("The \"{name}\" parameter must be set."),
         )
     }
@@ -70,7 +87,7 @@ impl ApiError {
     /// `badvalue` for an unrecognised enum value.
     pub fn bad_value(name: &str, value: &str) -> Self {
         ApiError::new(
-            "badvalue",
+            Code::BadValue,
             format!("Unrecognized value for parameter \"{name}\": {value}."),
         )
     }
@@ -92,14 +109,14 @@ impl ApiError {
                     .join(", ")
             ),
         };
-        ApiError::new("permissiondenied", info)
+        ApiError::new(Code::PermissionDenied, info)
     }
 
     /// An internal failure: logged with the request id, reported as
     /// `internal_api_error_<class>` without internal details.
     pub fn internal(class: &str, request_id: &str, err: &dyn std::fmt::Display) -> Self {
         tracing::error!(request_id, error = %err, "internal error");
-        ApiError::new(
+        ApiError::from_wire(
             format!("internal_api_error_{class}"),
             format!("[{request_id}] Exception caught: {class}"),
         )
@@ -128,7 +145,7 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
 
 fn disk_full() -> ApiError {
     ApiError::new(
-        "backend-fail-writetemp",
+        Code::BackendFailWritetemp,
         "Could not write to temporary file: the server is out of disk space. Nothing was kept; try again later.",
     )
 }
@@ -142,7 +159,7 @@ impl From<StoreError> for ApiError {
         }
         if let StoreError::StashGone(key) = &e {
             return ApiError::new(
-                "uploadstash-file-not-found",
+                Code::UploadstashFileNotFound,
                 format!("Key \"{key}\" not found in stash."),
             );
         }

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use mwstore_multipart::{parse_boundary, Limits, MultipartReader};
 use mwstore_storage::UploadSpool;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::params::{Params, UploadedFile};
 
 /// Limits on what a request body may carry besides files.
@@ -88,7 +88,7 @@ pub fn body_kind(headers: &HeaderMap, is_post: bool) -> BodyKind {
 }
 
 fn body_error(info: &str) -> ApiError {
-    ApiError::new("badupload", info.to_owned())
+    ApiError::new(Code::BadUpload, info.to_owned())
 }
 
 /// Reads an urlencoded body.
@@ -112,7 +112,7 @@ pub async fn read_urlencoded(
                 }
             }
             return Err(ApiError::new(
-                "toolarge",
+                Code::TooLarge,
                 format!(
                     "The request body is larger than the allowed {} bytes of form fields.",
                     limits.max_fields
@@ -190,7 +190,7 @@ pub async fn read_multipart(
                     Err(mwstore_multipart::MultipartError::FieldTooLarge) => {
                         drain(&mut reader, limits.max_discard).await;
                         return Err(ApiError::new(
-                            "toolarge",
+                            Code::TooLarge,
                             format!(
                                 "The form fields of the request are larger than the allowed {} bytes.",
                                 limits.max_fields
@@ -235,12 +235,12 @@ where
 
 /// `file-too-large` for a body part over the limit.
 pub fn file_too_large(_max: u64) -> ApiError {
-    ApiError::new("file-too-large", "The file you submitted was too large.")
+    ApiError::new(Code::FileTooLarge, "The file you submitted was too large.")
 }
 
 fn multipart_error(e: &mwstore_multipart::MultipartError) -> ApiError {
     ApiError::new(
-        "badupload",
+        Code::BadUpload,
         format!("The multipart/form-data body could not be read: {e}."),
     )
 }

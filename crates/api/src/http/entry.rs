@@ -13,7 +13,7 @@ use rand::Rng;
 use crate::actions::{Action, RunOutcome};
 use crate::auth::session::{self, SESSION_TTL};
 use crate::context::{Req, UserCtx};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::http::body::{self, BodyKind, BodyLimits};
 use crate::http::output::{self, ErrorFormat, Format, OutputOptions};
 use crate::params::Params;
@@ -84,10 +84,9 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
         Method::GET | Method::HEAD | Method::POST | Method::OPTIONS
     ) {
         let e = ApiError::new(
-            "invalidmethod",
+            Code::InvalidMethod,
             "Invalid HTTP method. Consider using GET or POST.",
-        )
-        .status(StatusCode::METHOD_NOT_ALLOWED);
+        );
         return output::render(Err(e), &[], "main", &opts, Vec::new());
     }
     let is_post = method == Method::POST;
@@ -335,7 +334,7 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
     }
     if !matches!(format, "json" | "jsonfm" | "none" | "rawfm") {
         return Err(ApiError::new(
-            "badvalue",
+            Code::BadValue,
             format!("Unrecognized value for parameter \"format\": {format}. This server answers in JSON only (format=json)."),
         ));
     }
@@ -394,19 +393,19 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
         match a.as_str() {
             "anon" if !req.user.is_anon() => {
                 return Err(ApiError::new(
-                    "assertanonfailed",
+                    Code::AssertAnonFailed,
                     "You are no longer logged out, so the action could not be completed.",
                 ))
             }
             "user" if req.user.is_anon() => {
                 return Err(ApiError::new(
-                    "assertuserfailed",
+                    Code::AssertUserFailed,
                     "You are no longer logged in, so the action could not be completed.",
                 ))
             }
             "bot" if !req.user.can("bot") => {
                 return Err(ApiError::new(
-                    "assertbotfailed",
+                    Code::AssertBotFailed,
                     "You do not have the \"bot\" right, so the action could not be completed.",
                 ))
             }
@@ -418,7 +417,7 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
         let wanted = u.replace('_', " ");
         if req.user.is_anon() || req.user.name != wanted {
             return Err(ApiError::new(
-                "assertnameduserfailed",
+                Code::AssertNamedUserFailed,
                 format!("You are no longer logged in as \"{wanted}\", so the action could not be completed."),
             ));
         }

@@ -358,7 +358,7 @@ mod tests {
             docref: docref("http://h/w/api.php"),
             ..Default::default()
         };
-        let e = ApiError::new("badtoken", "Invalid CSRF token.").with("x", 1);
+        let e = ApiError::new(crate::error::Code::BadToken, "Invalid CSRF token.").with("x", 1);
         let v = body_value(&Err(e), &[], "upload", &opts);
         let keys: Vec<_> = v["error"].as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, vec!["code", "info", "x", "*"]);

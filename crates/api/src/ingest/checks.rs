@@ -9,7 +9,7 @@ use mwstore_domain::title::{self, UploadName};
 use mwstore_storage::{TitleFacts, TitleQuery};
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::response::Warnings;
 
 /// What is known of `File:<name>` when an upload is checked: its page, its current file,
@@ -70,7 +70,7 @@ pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Res
             };
             if !req.user.can(needed) {
                 return Err(ApiError::new(
-                    "protectedpage",
+                    Code::ProtectedPage,
                     "This page has been protected to prevent editing or other actions.",
                 ));
             }
@@ -78,12 +78,12 @@ pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Res
     } else if !req.user.can("createpage") {
         return Err(if req.user.is_anon() {
             ApiError::new(
-                "cantcreate-anon",
+                Code::CantCreateAnon,
                 "Anonymous users cannot create new pages.",
             )
         } else {
             ApiError::new(
-                "cantcreate",
+                Code::CantCreate,
                 "You do not have permission to create new pages.",
             )
         });
@@ -93,7 +93,7 @@ pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Res
         if !(req.user.can("reupload") || (own && req.user.can("reupload-own"))) {
             let text = name.replace('_', " ");
             return Err(ApiError::new(
-                "fileexists-forbidden",
+                Code::FileExistsForbidden,
                 format!("A file with this name already exists, and cannot be overwritten. If you still want to upload your file, please go back and use a new name. [[File:{text}|thumb|center|{text}]]"),
             ));
         }

@@ -10,7 +10,7 @@ use mwstore_domain::verify::VerificationError;
 use mwstore_domain::{mime, props, verify};
 use mwstore_storage::{FileMeta, Staged, StashEntry};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::{Body, Candidate};
 use crate::AppState;
 
@@ -95,14 +95,14 @@ fn blocking_failed(e: tokio::task::JoinError) -> ApiError {
 pub fn verification_error(v: &VerificationError) -> ApiError {
     let mut details = vec![Value::String(v.key.clone())];
     details.extend(v.params.iter().map(|p| Value::String(p.clone())));
-    ApiError::new("verification-error", v.info()).with("details", details)
+    ApiError::new(Code::VerificationError, v.info()).with("details", details)
 }
 
 /// `empty-file` and `file-too-large`.
 fn check_size(app: &AppState, size: u64, too_large: bool) -> Result<(), ApiError> {
     if size == 0 {
         return Err(ApiError::new(
-            "empty-file",
+            Code::EmptyFile,
             "The file you submitted was empty.",
         ));
     }
@@ -137,7 +137,7 @@ pub async fn inspect(
         Body::Staged(s) => app.spool.staged_content(s).await?,
         Body::Stashed(_) | Body::Blob => app.blobs.content(&cand.sha1).await?.ok_or_else(|| {
             ApiError::new(
-                "uploadstash-file-not-found-not-exists",
+                Code::UploadstashFileNotFoundNotExists,
                 "Cannot find path, or not a plain file.",
             )
         })?,

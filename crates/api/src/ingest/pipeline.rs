@@ -8,7 +8,7 @@ use mwstore_storage::coord::LockKey;
 use serde_json::json;
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::checks::{self, TitleState};
 use crate::ingest::inspect::{self, Facts, Inspection};
 use crate::ingest::request::Options;
@@ -18,7 +18,7 @@ use crate::query::{stash_info, InfoProps};
 
 /// The API error of a name that cannot be used.
 pub fn name_error(e: &NameError, cfg: &Config) -> ApiError {
-    let mut err = ApiError::new(e.code(), e.info(cfg));
+    let mut err = ApiError::from_wire(e.code(), e.info(cfg));
     match e {
         NameError::Illegal { filtered } => {
             err.data.insert("filename".into(), filtered.clone().into());
@@ -139,7 +139,7 @@ pub async fn run(
     }
     if let Some(wait) = publish::rate_limited(&app, &req.user).await {
         return Err(ApiError::new(
-            "ratelimited",
+            Code::RateLimited,
             "You've exceeded your rate limit. Please wait some time and try again.",
         )
         .with("retry-after", wait));
@@ -152,7 +152,7 @@ pub async fn run(
         Ok(outcome) => Ok(publish::published(&app, &outcome, warnings)),
         Err(publish::PublishError::NoChange) => {
             let e = ApiError::new(
-                "fileexists-no-change",
+                Code::FileExistsNoChange,
                 format!(
                     "The upload is an exact duplicate of the current version of [[:File:{}]].",
                     name.dbkey
@@ -176,7 +176,7 @@ pub async fn run_publish_job(
     let req = Req::for_job(app.clone(), job.user_id, p.grants.clone()).await?;
     let entry = match app.repo.stash_get(&job.key).await? {
         Some(e) if e.user_id == job.user_id && !e.status.is_chunked() => e,
-        _ => return Err(ApiError::new("stashfailed", "Invalid stashed file.")),
+        _ => return Err(ApiError::new(Code::StashFailed, "Invalid stashed file.")),
     };
     let mut cand = Candidate {
         size: entry.meta.size,
@@ -225,7 +225,7 @@ pub async fn run_publish_job(
     match publish::publish(app, &req.user, &mut cand, &preq, Some(&job.done())).await {
         Ok(outcome) => Ok(publish::published(app, &outcome, Default::default())),
         Err(publish::PublishError::NoChange) => Err(ApiError::new(
-            "fileexists-no-change",
+            Code::FileExistsNoChange,
             format!(
                 "The upload is an exact duplicate of the current version of [[:File:{}]].",
                 name.dbkey

@@ -10,7 +10,7 @@ use mwstore_storage::coord::LockKey;
 use mwstore_storage::{rules, PublishOutcome, PublishRequest, StatusRecord, StoreError};
 
 use crate::context::{Req, UserCtx};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::inspect::Facts;
 use crate::ingest::request::Options;
 use crate::ingest::response::{UploadOutcome, Warnings};
@@ -200,7 +200,7 @@ pub async fn queue_publish(
     if let Some(st) = crate::ingest::status::stored(app, req.user.id, key).await? {
         if st["result"] == "Poll" {
             return Err(ApiError::new(
-                "publishfailed",
+                Code::PublishFailed,
                 "Upload from stash already in progress.",
             ));
         }

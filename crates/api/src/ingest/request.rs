@@ -5,7 +5,7 @@
 //! here; the handlers only ever see a valid [`UploadRequest`].
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::params::table::module_by_path;
 use crate::params::{typed, UploadedFile};
 
@@ -89,7 +89,7 @@ fn join_names(names: &[&str]) -> String {
 }
 
 fn no_filename() -> ApiError {
-    ApiError::new("nofilename", "The \"filename\" parameter must be set.")
+    ApiError::new(Code::NoFilename, "The \"filename\" parameter must be set.")
 }
 
 impl UploadRequest {
@@ -98,7 +98,7 @@ impl UploadRequest {
     pub fn parse(req: &mut Req) -> Result<UploadRequest, ApiError> {
         let cfg = &req.app.config;
         let module = module_by_path("upload")
-            .ok_or_else(|| ApiError::new("badvalue", "The upload module is missing."))?;
+            .ok_or_else(|| ApiError::new(Code::BadValue, "The upload module is missing."))?;
         let p = typed::parse(&req.params, module, cfg.max_upload_size)?;
         let declared_too_large = req
             .params
@@ -109,7 +109,7 @@ impl UploadRequest {
         let async_mode = p.flag("async") && cfg.enable_async_uploads;
         req.check_module(Some("csrf"), true, true)?;
         if !enable_uploads {
-            return Err(ApiError::new("uploaddisabled", "Uploads disabled."));
+            return Err(ApiError::new(Code::UploadDisabled, "Uploads disabled."));
         }
         let opts = Options {
             comment: p.str("comment").unwrap_or_default().to_owned(),
@@ -134,17 +134,17 @@ impl UploadRequest {
             let chunk = req
                 .params
                 .take_file("chunk")
-                .ok_or_else(|| ApiError::new("badupload", "The chunk could not be read."))?;
+                .ok_or_else(|| ApiError::new(Code::BadUpload, "The chunk could not be read."))?;
             match (&filekey, offset) {
                 (Some(_), 0) => {
                     return Err(ApiError::new(
-                        "filekeynotallowed",
+                        Code::FilekeyNotAllowed,
                         "Cannot supply a \"filekey\" when \"offset\" is 0.",
                     ))
                 }
                 (None, o) if o != 0 => {
                     return Err(ApiError::new(
-                        "filekeyneeded",
+                        Code::FilekeyNeeded,
                         "Must supply a \"filekey\" when \"offset\" is non-zero.",
                     ))
                 }
@@ -182,13 +182,13 @@ impl UploadRequest {
         .collect();
         if given.is_empty() {
             return Err(ApiError::new(
-                "missingparam",
+                Code::MissingParam,
                 "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
             ));
         }
         if given.len() > 1 {
             return Err(ApiError::new(
-                "invalidparammix",
+                Code::InvalidParamMix,
                 format!(
                     "The parameters {} can not be used together.",
                     join_names(&given)
@@ -198,19 +198,19 @@ impl UploadRequest {
         let filename = filename.ok_or_else(no_filename)?;
         let mode = if let Some(filekey) = filekey {
             if !filekey_format_ok(&filekey) {
-                return Err(ApiError::new("invalid-file-key", "Not a valid file key."));
+                return Err(ApiError::new(Code::InvalidFileKey, "Not a valid file key."));
             }
             Mode::Stashed { filename, filekey }
         } else if has_file {
             if opts.async_mode {
                 return Err(ApiError::new(
-                    "cannot-async-upload-file",
+                    Code::CannotAsyncUploadFile,
                     "The parameters \"async\" and \"file\" cannot be combined. If you want asynchronous processing of your uploaded file, first upload it to stash (using the \"stash\" parameter) and then publish the stashed file asynchronously (using \"filekey\" and \"async\").",
                 ));
             }
             let file = req.params.take_file("file").ok_or_else(|| {
                 ApiError::new(
-                    "missingparam",
+                    Code::MissingParam,
                     "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
                 )
             })?;

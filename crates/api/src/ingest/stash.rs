@@ -10,7 +10,7 @@ use mwstore_storage::coord::LockKey;
 use mwstore_storage::{StashEntry, StashStatus};
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::inspect::Facts;
 use crate::ingest::request::filekey_format_ok;
 use crate::ingest::{Body, Candidate, Source};
@@ -155,13 +155,13 @@ pub async fn stash_recoverable(req: &Req, cand: Candidate, facts: &Facts, err: &
 pub async fn load_owned(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
     if !filekey_format_ok(key) {
         return Err(ApiError::new(
-            "uploadstash-bad-path-bad-format",
+            Code::UploadstashBadPathBadFormat,
             format!("Key \"{key}\" is not in a proper format."),
         ));
     }
     let not_found = || {
         ApiError::new(
-            "uploadstash-file-not-found",
+            Code::UploadstashFileNotFound,
             format!("Key \"{key}\" not found in stash."),
         )
     };
@@ -170,7 +170,7 @@ pub async fn load_owned(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
     };
     if e.user_id != req.user.id {
         return Err(ApiError::new(
-            "uploadstash-wrong-owner",
+            Code::UploadstashWrongOwner,
             format!("This file ({key}) doesn't belong to the current user."),
         ));
     }
@@ -180,7 +180,7 @@ pub async fn load_owned(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
     }
     if e.status == StashStatus::Finished && req.app.blobs.head(&e.meta.sha1).await?.is_none() {
         return Err(ApiError::new(
-            "uploadstash-file-not-found-not-exists",
+            Code::UploadstashFileNotFoundNotExists,
             "Cannot find path, or not a plain file.",
         ));
     }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::response::wrap;
 use crate::AppState;
 
@@ -24,7 +24,7 @@ pub fn failure_error(v: &Value) -> ApiError {
     let info = err["info"]
         .as_str()
         .unwrap_or("Internal error: Server failed to store temporary file.");
-    let mut e = ApiError::new("stashfailed", info);
+    let mut e = ApiError::new(Code::StashFailed, info);
     if let Some(code) = err["code"].as_str() {
         if code != "stashfailed" {
             e = e.with("failedcode", code);
@@ -61,5 +61,8 @@ pub async fn check(req: &Req, key: &str) -> Result<Map<String, Value>, ApiError>
             return Ok(wrap(out));
         }
     }
-    Err(ApiError::new("missingresult", "No result in status data."))
+    Err(ApiError::new(
+        Code::MissingResult,
+        "No result in status data.",
+    ))
 }

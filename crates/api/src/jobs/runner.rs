@@ -10,7 +10,7 @@ use std::time::Duration;
 use mwstore_storage::Job;
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::pipeline::run_publish_job;
 use crate::ingest::response::{failure_status, working_status};
 use crate::ingest::sources::chunks::assemble;
@@ -71,7 +71,7 @@ async fn run_one(app: &Arc<AppState>, job: Job) {
     let work = match Work::of(&job) {
         Ok(w) => w,
         Err(why) => {
-            let e = ApiError::new("stashfailed", format!("Corrupt job: {why}"));
+            let e = ApiError::new(Code::StashFailed, format!("Corrupt job: {why}"));
             end_failed(app, &r, "assembling", &e).await;
             return;
         }
@@ -79,7 +79,7 @@ async fn run_one(app: &Arc<AppState>, job: Job) {
     let stage = work.stage();
     if job.attempts > MAX_ATTEMPTS {
         let e = ApiError::new(
-            "stashfailed",
+            Code::StashFailed,
             "The upload step failed again and again; it was given up.",
         );
         end_failed(app, &r, stage, &e).await;

@@ -12,7 +12,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use mwstore_storage::Staged;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// A file part received in a multipart body, already staged in the upload spool.
 #[derive(Debug)]
@@ -226,7 +226,7 @@ impl Params {
     pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.raw(name) {
             Some(s) if s.starts_with('\u{1f}') => Err(ApiError::new(
-                "badvalue",
+                Code::BadValue,
                 format!("Parameter \"{name}\" accepts only a single value. U+001F multi-value separation may only be used for multi-valued parameters."),
             )),
             Some(s) => Ok(Some(s.to_owned())),
@@ -260,7 +260,7 @@ impl Params {
             // as MediaWiki gives none.
             lock(&self.used).insert(name.to_owned());
             return Err(ApiError::new(
-                "badupload",
+                Code::BadUpload,
                 format!("File upload parameter \"{name}\" is not a file upload; be sure to use multipart/form-data for your POST and include a filename in the Content-Disposition header."),
             ));
         }
@@ -287,7 +287,7 @@ impl Params {
             (true, Ok(v)) => v,
             _ => {
                 return Err(ApiError::new(
-                    "badinteger",
+                    Code::BadInteger,
                     format!("Invalid value \"{s}\" for integer parameter \"{name}\"."),
                 ))
             }
@@ -389,7 +389,7 @@ impl Params {
         }
         if out.len() + unknown.len() > max_values {
             return Err(ApiError::new(
-                "toomanyvalues",
+                Code::TooManyValues,
                 format!(
                     "Too many values supplied for parameter \"{name}\". The limit is {max_values}."
                 ),

@@ -3,7 +3,7 @@
 //! describes), with MediaWiki's errors and warnings. What comes out is a [`Parsed`] set of
 //! typed values; a module turns it into its own typed request.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::params::table::{DefaultValue, Max, Module, ParamType};
 use crate::params::Params;
 
@@ -182,7 +182,7 @@ fn bad_tags(tags: &[String]) -> ApiError {
             tags.join(", ")
         )
     };
-    ApiError::new("badtags", info).with("disallowedtags", serde_json::json!(tags))
+    ApiError::new(Code::BadTags, info).with("disallowedtags", serde_json::json!(tags))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use mwstore_domain::title::{self, Title, NS_FILE};
 use mwstore_storage::{ts14_to_iso, FileVersion, ImageQuery, ImageSort, Page};
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::AppState;
 
 use crate::params::table::{
@@ -138,7 +138,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     req.check_module(None, false, false)?;
     if generator.is_some() && (!titles.is_empty() || !pageids.is_empty()) {
         return Err(ApiError::new(
-            "invalidparammix",
+            Code::InvalidParamMix,
             "The parameters \"titles\" and \"generator\" can not be used together.",
         ));
     }
@@ -796,7 +796,7 @@ async fn allimages_items(
     req.params.string(&format!("{p}filterbots"))?;
     if req.params.string(&format!("{p}mime"))?.is_some() {
         return Err(ApiError::new(
-            "mimesearchdisabled",
+            Code::MimeSearchDisabled,
             "MIME search is disabled in Miser Mode.",
         ));
     }
@@ -812,19 +812,19 @@ async fn allimages_items(
     if sort == ImageSort::Name {
         if start.is_some() || end.is_some() {
             return Err(ApiError::new(
-                "invalidparammix",
+                Code::InvalidParamMix,
                 format!("The parameter \"{p}start\" may only be used with {p}sort=timestamp."),
             ));
         }
         if user.is_some() {
             return Err(ApiError::new(
-                "invalidparammix",
+                Code::InvalidParamMix,
                 format!("The parameter \"{p}user\" may only be used with {p}sort=timestamp."),
             ));
         }
     } else if from.is_some() || to.is_some() || prefix.is_some() {
         return Err(ApiError::new(
-            "invalidparammix",
+            Code::InvalidParamMix,
             format!("The parameter \"{p}from\" may only be used with {p}sort=name."),
         ));
     }
@@ -833,7 +833,7 @@ async fn allimages_items(
             let h = h.to_ascii_lowercase();
             if h.len() != 40 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ApiError::new(
-                    "invalidsha1hash",
+                    Code::InvalidSha1Hash,
                     "The SHA1 hash provided is not valid.",
                 ));
             }
@@ -844,7 +844,7 @@ async fn allimages_items(
                 Some(h) => Some(h),
                 None => {
                     return Err(ApiError::new(
-                        "invalidsha1base36hash",
+                        Code::InvalidSha1Base36Hash,
                         "The SHA1Base36 hash provided is not valid.",
                     ))
                 }
@@ -977,8 +977,9 @@ async fn logevents(req: &Req, high: bool) -> Result<(Vec<Value>, Option<String>)
     };
     let title_filter = match &letitle {
         Some(t) => Some(
-            title::parse_title_in(t, &req.app.config.sitename, 0)
-                .map_err(|e| ApiError::new("invalidtitle", format!("Bad title \"{t}\". {e}")))?,
+            title::parse_title_in(t, &req.app.config.sitename, 0).map_err(|e| {
+                ApiError::new(Code::InvalidTitle, format!("Bad title \"{t}\". {e}"))
+            })?,
         ),
         None => None,
     };
@@ -1093,7 +1094,7 @@ async fn mystashedfiles(req: &Req, high: bool) -> Result<(Vec<Value>, Option<Str
         .unwrap_or(0);
     if req.user.is_anon() {
         return Err(ApiError::new(
-            "stashnotloggedin",
+            Code::StashNotLoggedIn,
             "The upload stash is only available to logged-in users.",
         ));
     }
@@ -1152,7 +1153,7 @@ async fn filearchive(req: &Req, high: bool) -> Result<(Vec<Value>, Option<String
     req.params.string("fadir")?;
     if !req.user.can("deletedhistory") {
         return Err(ApiError::new(
-            "permissiondenied",
+            Code::PermissionDenied,
             "You don't have permission to view descriptions of deleted files.",
         ));
     }
@@ -1270,13 +1271,13 @@ async fn stashimageinfo(req: &Req) -> Result<Vec<Value>, ApiError> {
     let keys = keys.or(old).unwrap_or_default();
     if keys.is_empty() {
         return Err(ApiError::new(
-            "missingparam",
+            Code::MissingParam,
             "At least one of the parameters \"siifilekey\" and \"siisessionkey\" is required.",
         ));
     }
     if req.user.is_anon() {
         return Err(ApiError::new(
-            "notloggedin",
+            Code::NotLoggedIn,
             "The upload stash is only available to logged-in users.",
         ));
     }

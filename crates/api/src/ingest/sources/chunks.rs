@@ -20,7 +20,7 @@ use mwstore_storage::{
 };
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::checks::{self, TitleState};
 use crate::ingest::inspect::{self, ChunkLook};
 use crate::ingest::publish::status_record;
@@ -45,19 +45,19 @@ fn group_digits(n: u64) -> String {
 
 fn offset_error(expected: u64) -> ApiError {
     // MediaWiki sends the expected offset as a string; clients read it with int().
-    ApiError::new("stashfailed", "Invalid chunk offset").with("offset", expected.to_string())
+    ApiError::new(Code::StashFailed, "Invalid chunk offset").with("offset", expected.to_string())
 }
 
 fn completed() -> ApiError {
     ApiError::new(
-        "stashfailed",
+        Code::StashFailed,
         "Chunked upload is already completed, check status for details.",
     )
 }
 
 fn not_found(key: &str) -> ApiError {
     ApiError::new(
-        "uploadstash-file-not-found",
+        Code::UploadstashFileNotFound,
         format!("Key \"{key}\" not found in stash."),
     )
 }
@@ -163,12 +163,14 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
         }
         if stored + len > app.config.max_upload_size {
             return Err(
-                ApiError::new("stashfailed", "The file you submitted was too large.")
+                ApiError::new(Code::StashFailed, "The file you submitted was too large.")
                     .with("offset", stored.to_string()),
             );
         }
         if let Err(v) = &a.verdict {
-            return Err(ApiError::new("stashfailed", v.info()).with("offset", stored.to_string()));
+            return Err(
+                ApiError::new(Code::StashFailed, v.info()).with("offset", stored.to_string())
+            );
         }
         let hash = match entry.hash_state.as_deref().map(RunningSha1::from_bytes) {
             Some(Ok(h)) if h.len() == stored => h,
@@ -184,7 +186,7 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
             // the client can send the chunk again.
             let e: ApiError = e.into();
             return Err(ApiError::new(
-                "stashfailed",
+                Code::StashFailed,
                 format!("The chunk could not be stored ({}); send it again.", e.info),
             )
             .with("offset", stored.to_string()));
@@ -273,7 +275,7 @@ pub async fn receive(
         .first()
         .map(|e| (*e).to_owned());
     let name = title::normalize_upload_name(filename, guess.as_deref(), cfg)
-        .map_err(|_| ApiError::new("illegal-filename", "The filename is not allowed."))?;
+        .map_err(|_| ApiError::new(Code::IllegalFilename, "The filename is not allowed."))?;
     let state = TitleState::load(req, &name.dbkey, None).await?;
     if !opts.stash {
         checks::title_permissions(req, &name.dbkey, &state).await?;
@@ -315,7 +317,7 @@ pub async fn receive(
         Some(fs) if offset + len <= fs => fs,
         _ => {
             return Err(ApiError::new(
-                "invalid-chunk",
+                Code::InvalidChunk,
                 "Offset plus current chunk is greater than claimed file size.",
             ))
         }
@@ -323,7 +325,7 @@ pub async fn receive(
     let last = offset + len == filesize;
     if !last && len < cfg.min_upload_chunk_size {
         return Err(ApiError::new(
-            "chunk-too-small",
+            Code::ChunkTooSmall,
             format!(
                 "Minimum chunk size is {} bytes for non-final chunks.",
                 group_digits(cfg.min_upload_chunk_size)
@@ -335,7 +337,7 @@ pub async fn receive(
         None => {
             // The first chunk's partial checks refuse it with the check's own code.
             if let Err(v) = &verdict {
-                return Err(ApiError::new(v.key.clone(), v.info()));
+                return Err(ApiError::from_wire(v.key.clone(), v.info()));
             }
             new_key()
         }
@@ -432,7 +434,7 @@ pub async fn assemble(
         Some(e) if e.status == StashStatus::Assembling && e.user_id == job.user_id => e,
         _ => {
             return Err(ApiError::new(
-                "stashfailed",
+                Code::StashFailed,
                 "No chunked upload session with this key.",
             ))
         }
@@ -451,7 +453,7 @@ pub async fn assemble(
         Ok(i) => i,
         Err(e) => {
             // Keep the specific reason, under the code clients expect at this step.
-            let mut err = ApiError::new("stashfailed", e.info.clone());
+            let mut err = ApiError::new(Code::StashFailed, e.info.clone());
             for (k, v) in &e.data {
                 err.data.insert(k.clone(), v.clone());
             }

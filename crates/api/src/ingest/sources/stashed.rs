@@ -1,7 +1,7 @@
 //! `filekey=`: a file already in the user's stash (finished, verified, a blob).
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::{stash, Body, Candidate, Source};
 
 /// The stashed file as a candidate, after MediaWiki's stash checks.
@@ -10,7 +10,7 @@ pub async fn receive(req: &Req, filekey: &str) -> Result<Candidate, ApiError> {
     let e = stash::load_owned(req, filekey).await?;
     if e.status.is_chunked() {
         return Err(ApiError::new(
-            "stashfailed",
+            Code::StashFailed,
             "This stashed file is an unfinished chunked upload; send its remaining chunks before publishing it.",
         ));
     }

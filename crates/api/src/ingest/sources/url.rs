@@ -16,7 +16,7 @@ use mwstore_domain::copyupload::{self, Cidr};
 use mwstore_storage::Staged;
 
 use crate::context::Req;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::ingest::{Body, Candidate, Source};
 use crate::AppState;
 
@@ -26,7 +26,7 @@ pub async fn receive(req: &Req, url: &str) -> Result<Candidate, ApiError> {
     let app = &req.app;
     if !app.config.allow_copy_uploads {
         return Err(ApiError::new(
-            "copyuploaddisabled",
+            Code::CopyUploadDisabled,
             "Upload by URL disabled.",
         ));
     }
@@ -58,15 +58,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn invalid_url(url: &str) -> ApiError {
-    ApiError::new("http-invalid-url", format!("Invalid URL: {url}"))
+    ApiError::new(Code::HttpInvalidUrl, format!("Invalid URL: {url}"))
 }
 
 fn timed_out() -> ApiError {
-    ApiError::new("http-timed-out", "HTTP request timed out.")
+    ApiError::new(Code::HttpTimedOut, "HTTP request timed out.")
 }
 
 fn transport(e: impl std::fmt::Display) -> ApiError {
-    let mut err = ApiError::new("http-curl-error", format!("Error fetching URL: {e}"));
+    let mut err = ApiError::new(Code::HttpCurlError, format!("Error fetching URL: {e}"));
     // MediaWiki's status for a failed transfer holds both messages; its header lists both.
     err.headers.push((
         "MediaWiki-API-Error",
@@ -96,7 +96,7 @@ pub fn check_url(app: &AppState, raw: &str) -> Result<Url, ApiError> {
     let host = url.host_str().unwrap_or_default();
     if !copyupload::domain_allowed(host, &app.config.copy_uploads_domains) {
         return Err(ApiError::new(
-            "copyuploadbaddomain",
+            Code::CopyUploadBadDomain,
             "Uploads by URL are not allowed from this domain.",
         ));
     }
@@ -125,7 +125,7 @@ async fn resolve_checked(url: &Url, allow: &[Cidr], deadline: Instant) -> Result
     for a in &addrs {
         if let Err(why) = copyupload::address_allowed(*a, allow) {
             return Err(ApiError::new(
-                "copyuploadbadurl",
+                Code::CopyUploadBadUrl,
                 format!(
                     "Upload not allowed from this URL: {} resolves to {a}, {why}. Only public addresses are fetched (see copy_uploads_allow_private).",
                     url.host_str().unwrap_or_default()
@@ -176,7 +176,7 @@ pub async fn fetch(app: &AppState, start: Url) -> Result<Staged, ApiError> {
         if status.is_redirection() {
             if hop >= cfg.copy_upload_max_redirects {
                 return Err(ApiError::new(
-                    "upload-too-many-redirects",
+                    Code::UploadTooManyRedirects,
                     "The URL contained too many redirects",
                 ));
             }
@@ -186,7 +186,7 @@ pub async fn fetch(app: &AppState, start: Url) -> Result<Staged, ApiError> {
                 .and_then(|v| v.to_str().ok())
             else {
                 return Err(ApiError::new(
-                    "http-bad-status",
+                    Code::HttpBadStatus,
                     format!(
                         "There was a problem during the HTTP request: {} {} (redirect without Location)",
                         status.as_u16(),
@@ -202,7 +202,7 @@ pub async fn fetch(app: &AppState, start: Url) -> Result<Staged, ApiError> {
         }
         if !status.is_success() {
             return Err(ApiError::new(
-                "http-bad-status",
+                Code::HttpBadStatus,
                 format!(
                     "There was a problem during the HTTP request: {} {}",
                     status.as_u16(),
