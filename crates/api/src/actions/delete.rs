@@ -37,12 +37,14 @@ fn file_title(req: &Req) -> Result<(String, String), ApiError> {
         if parsed.ns == NS_FILE {
             Ok((pt, db))
         } else {
-            Err(ApiError::new(
-                Code::MissingTitle,
-                "The page you specified doesn't exist.",
-            ))
+            Err(missing_title())
         }
     })
+}
+
+/// `missingtitle`.
+fn missing_title() -> ApiError {
+    ApiError::new(Code::MissingTitle, "The page you specified doesn't exist.")
 }
 
 /// `action=delete` for file description pages.
@@ -70,12 +72,7 @@ pub async fn delete(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
         .await
     {
         Ok(id) => id,
-        Err(mwstore_storage::StoreError::NotFound(_)) => {
-            return Err(ApiError::new(
-                Code::MissingTitle,
-                "The page you specified doesn't exist.",
-            ))
-        }
+        Err(mwstore_storage::StoreError::NotFound(_)) => return Err(missing_title()),
         Err(e) => return Err(e.into()),
     };
     let mut inner = Map::new();

@@ -150,6 +150,24 @@ fn disk_full() -> ApiError {
     )
 }
 
+impl ApiError {
+    /// `uploadstash-file-not-found` for a filekey.
+    pub fn stash_not_found(key: &str) -> Self {
+        ApiError::new(
+            Code::UploadstashFileNotFound,
+            format!("Key \"{key}\" not found in stash."),
+        )
+    }
+
+    /// `uploadstash-file-not-found-not-exists`: an entry whose bytes are gone.
+    pub fn stash_bytes_missing() -> Self {
+        ApiError::new(
+            Code::UploadstashFileNotFoundNotExists,
+            "Cannot find path, or not a plain file.",
+        )
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if let StoreError::Io(io) = &e {
@@ -158,10 +176,7 @@ impl From<StoreError> for ApiError {
             }
         }
         if let StoreError::StashGone(key) = &e {
-            return ApiError::new(
-                Code::UploadstashFileNotFound,
-                format!("Key \"{key}\" not found in stash."),
-            );
+            return ApiError::stash_not_found(key);
         }
         let class = match &e {
             StoreError::Db(_) | StoreError::Migrate(_) => "DBQueryError",

@@ -135,12 +135,11 @@ pub async fn inspect(
     }
     let content: Box<dyn Content> = match &cand.body {
         Body::Staged(s) => app.spool.staged_content(s).await?,
-        Body::Stashed(_) | Body::Blob => app.blobs.content(&cand.sha1).await?.ok_or_else(|| {
-            ApiError::new(
-                Code::UploadstashFileNotFoundNotExists,
-                "Cannot find path, or not a plain file.",
-            )
-        })?,
+        Body::Stashed(_) | Body::Blob => app
+            .blobs
+            .content(&cand.sha1)
+            .await?
+            .ok_or_else(ApiError::stash_bytes_missing)?,
     };
     examine(app, content, requested, cand.size, &cand.sha1).await
 }

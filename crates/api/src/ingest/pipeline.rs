@@ -39,6 +39,14 @@ pub fn name_error(e: &NameError, cfg: &Config) -> ApiError {
     err
 }
 
+/// `fileexists-no-change`: the content is the current version's.
+fn no_change(name: &str) -> ApiError {
+    ApiError::new(
+        Code::FileExistsNoChange,
+        format!("The upload is an exact duplicate of the current version of [[:File:{name}]]."),
+    )
+}
+
 /// Stashes the file for a recoverable error on the name or the title and marks the
 /// `filename` parameter as the one to change.
 async fn recoverable(req: &Req, cand: Candidate, facts: &Facts, mut err: ApiError) -> ApiError {
@@ -151,14 +159,7 @@ pub async fn run(
     match publish::publish(&app, &req.user, &mut cand, &preq, None).await {
         Ok(outcome) => Ok(publish::published(&app, &outcome, warnings)),
         Err(publish::PublishError::NoChange) => {
-            let e = ApiError::new(
-                Code::FileExistsNoChange,
-                format!(
-                    "The upload is an exact duplicate of the current version of [[:File:{}]].",
-                    name.dbkey
-                ),
-            );
-            let mut e = e;
+            let mut e = no_change(&name.dbkey);
             stash::stash_recoverable(req, cand, &facts, &mut e).await;
             Err(e)
         }
@@ -224,13 +225,7 @@ pub async fn run_publish_job(
     };
     match publish::publish(app, &req.user, &mut cand, &preq, Some(&job.done())).await {
         Ok(outcome) => Ok(publish::published(app, &outcome, Default::default())),
-        Err(publish::PublishError::NoChange) => Err(ApiError::new(
-            Code::FileExistsNoChange,
-            format!(
-                "The upload is an exact duplicate of the current version of [[:File:{}]].",
-                name.dbkey
-            ),
-        )),
+        Err(publish::PublishError::NoChange) => Err(no_change(&name.dbkey)),
         Err(publish::PublishError::Other(e)) => Err(e),
     }
 }

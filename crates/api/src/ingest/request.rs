@@ -88,6 +88,13 @@ fn join_names(names: &[&str]) -> String {
     }
 }
 
+fn no_source() -> ApiError {
+    ApiError::new(
+        Code::MissingParam,
+        "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
+    )
+}
+
 fn no_filename() -> ApiError {
     ApiError::new(Code::NoFilename, "The \"filename\" parameter must be set.")
 }
@@ -181,10 +188,7 @@ impl UploadRequest {
         .map(|(n, _)| *n)
         .collect();
         if given.is_empty() {
-            return Err(ApiError::new(
-                Code::MissingParam,
-                "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
-            ));
+            return Err(no_source());
         }
         if given.len() > 1 {
             return Err(ApiError::new(
@@ -208,12 +212,7 @@ impl UploadRequest {
                     "The parameters \"async\" and \"file\" cannot be combined. If you want asynchronous processing of your uploaded file, first upload it to stash (using the \"stash\" parameter) and then publish the stashed file asynchronously (using \"filekey\" and \"async\").",
                 ));
             }
-            let file = req.params.take_file("file").ok_or_else(|| {
-                ApiError::new(
-                    Code::MissingParam,
-                    "One of the parameters \"filekey\", \"file\" and \"url\" is required.",
-                )
-            })?;
+            let file = req.params.take_file("file").ok_or_else(no_source)?;
             Mode::File { filename, file }
         } else {
             Mode::Url {

@@ -159,12 +159,7 @@ pub async fn load_owned(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
             format!("Key \"{key}\" is not in a proper format."),
         ));
     }
-    let not_found = || {
-        ApiError::new(
-            Code::UploadstashFileNotFound,
-            format!("Key \"{key}\" not found in stash."),
-        )
-    };
+    let not_found = || ApiError::stash_not_found(key);
     let Some(e) = req.app.repo.stash_get(key).await? else {
         return Err(not_found());
     };
@@ -179,10 +174,7 @@ pub async fn load_owned(req: &Req, key: &str) -> Result<StashEntry, ApiError> {
         return Err(not_found());
     }
     if e.status == StashStatus::Finished && req.app.blobs.head(&e.meta.sha1).await?.is_none() {
-        return Err(ApiError::new(
-            Code::UploadstashFileNotFoundNotExists,
-            "Cannot find path, or not a plain file.",
-        ));
+        return Err(ApiError::stash_bytes_missing());
     }
     Ok(e)
 }

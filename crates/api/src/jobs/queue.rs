@@ -142,6 +142,19 @@ pub async fn finish(
     Ok(true)
 }
 
+/// Whether a failure may pass on a later try (the database or the disk failed, not the
+/// upload).
+pub fn transient(e: &crate::error::ApiError) -> bool {
+    e.code.starts_with("internal_api_error_") || e.code == "backend-fail-writetemp"
+}
+
+/// Gives a job back to be tried again `after` seconds from now.
+pub async fn retry_later(app: &AppState, job: &JobRef, after: i64) -> Result<(), StoreError> {
+    app.repo
+        .release_job(job.id, &job.worker, Req::now() + after)
+        .await
+}
+
 /// Keeps a job's lease while `work` runs.
 pub async fn with_lease<F: std::future::Future>(
     app: &AppState,

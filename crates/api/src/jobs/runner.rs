@@ -120,6 +120,14 @@ async fn run_one(app: &Arc<AppState>, job: Job) {
                 tracing::error!(job = r.id, error = %e, "could not end a job");
             }
         }
+        Ok(Err(e)) if queue::transient(&e) && job.attempts < MAX_ATTEMPTS => {
+            // The database or the disk failed: try again a little later.
+            let after = 5 * job.attempts.max(1);
+            tracing::warn!(job = r.id, code = %e.code, info = %e.info, after, "job failed; it will be tried again");
+            if let Err(fe) = queue::retry_later(app, &r, after).await {
+                tracing::error!(job = r.id, error = %fe, "could not give a job back");
+            }
+        }
         Ok(Err(e)) => {
             tracing::warn!(job = r.id, code = %e.code, info = %e.info, "job failed");
             end_failed(app, &r, stage, &e).await;

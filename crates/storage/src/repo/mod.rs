@@ -139,15 +139,6 @@ pub trait JobRepo: Send + Sync {
         now: i64,
         lease_secs: i64,
     ) -> Result<Option<Job>, StoreError>;
-    /// Claims one given job (the request that queued it runs it itself), unless another
-    /// worker holds it.
-    async fn claim_job_by_id(
-        &self,
-        id: i64,
-        worker: &str,
-        now: i64,
-        lease_secs: i64,
-    ) -> Result<Option<Job>, StoreError>;
     /// Extends a lease this worker holds; [`StoreError::LeaseLost`] when it does not.
     async fn renew_job(
         &self,
@@ -156,10 +147,8 @@ pub trait JobRepo: Send + Sync {
         now: i64,
         lease_secs: i64,
     ) -> Result<(), StoreError>;
-    /// Gives a claimed job back without running it (its lease ends now).
-    async fn release_job(&self, id: i64, worker: &str) -> Result<(), StoreError>;
-    /// Number of jobs in the queue.
-    async fn job_count(&self) -> Result<u64, StoreError>;
+    /// Gives a claimed job back to be run again from `retry_at` (unix seconds) on.
+    async fn release_job(&self, id: i64, worker: &str, retry_at: i64) -> Result<(), StoreError>;
 }
 
 /// Statistics and engine facts.

@@ -665,28 +665,6 @@ impl JobRepo for SqliteRepo {
         Ok(row.as_ref().map(job_from).transpose()?)
     }
 
-    async fn claim_job_by_id(
-        &self,
-        id: i64,
-        worker: &str,
-        now: i64,
-        lease_secs: i64,
-    ) -> Result<Option<Job>, StoreError> {
-        let mut w = self.writer.begin().await?;
-        let row = sqlx::query(
-            "UPDATE job SET job_owner = ?1, job_lease_until = ?2 + ?3, job_attempts = job_attempts + 1 \
-             WHERE job_id = ?4 AND (job_lease_until <= ?2 OR job_owner = ?1) RETURNING *",
-        )
-        .bind(worker)
-        .bind(now)
-        .bind(lease_secs)
-        .bind(id)
-        .fetch_optional(w.conn()?)
-        .await?;
-        w.finish().await?;
-        Ok(row.as_ref().map(job_from).transpose()?)
-    }
-
     async fn renew_job(
         &self,
         id: i64,
@@ -711,22 +689,16 @@ impl JobRepo for SqliteRepo {
         Ok(())
     }
 
-    async fn release_job(&self, id: i64, worker: &str) -> Result<(), StoreError> {
+    async fn release_job(&self, id: i64, worker: &str, retry_at: i64) -> Result<(), StoreError> {
         let mut w = self.writer.begin().await?;
-        sqlx::query("UPDATE job SET job_lease_until = 0 WHERE job_id = ? AND job_owner = ?")
+        sqlx::query("UPDATE job SET job_lease_until = ? WHERE job_id = ? AND job_owner = ?")
+            .bind(retry_at)
             .bind(id)
             .bind(worker)
             .execute(w.conn()?)
             .await?;
         w.finish().await?;
         Ok(())
-    }
-
-    async fn job_count(&self) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM job")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>(0)? as u64)
     }
 }
 

@@ -55,13 +55,6 @@ fn completed() -> ApiError {
     )
 }
 
-fn not_found(key: &str) -> ApiError {
-    ApiError::new(
-        Code::UploadstashFileNotFound,
-        format!("Key \"{key}\" not found in stash."),
-    )
-}
-
 fn task_failed(e: tokio::task::JoinError) -> ApiError {
     ApiError::internal(
         "MWException",
@@ -140,7 +133,7 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
         (0, 0, RunningSha1::new())
     } else {
         let Some(entry) = app.repo.stash_get(&a.key).await? else {
-            return Err(not_found(&a.key));
+            return Err(ApiError::stash_not_found(&a.key));
         };
         if entry.status != StashStatus::Chunks {
             return Err(completed());
@@ -399,8 +392,15 @@ pub async fn receive(
     tokio::spawn(async move {
         let out = queue::with_lease(&a, &job, assemble(&a, &job, &p, false)).await;
         if let Err(e) = &out {
-            // Whatever the assembly did not record itself ends the job here.
-            if let Err(fe) = queue::finish(&a, &job, None).await {
+            let ended = if queue::transient(e) {
+                // The database or the disk failed: the job runner tries again, and records
+                // the outcome for `checkstatus`.
+                queue::retry_later(&a, &job, 0).await
+            } else {
+                // Whatever the assembly did not record itself ends the job here.
+                queue::finish(&a, &job, None).await.map(|_| ())
+            };
+            if let Err(fe) = ended {
                 tracing::error!(job = job.id, error = %fe, code = %e.code, "could not end a failed job");
             }
         }
@@ -506,7 +506,7 @@ pub async fn assemble(
         crate::faults::point("assembly-promoted").await;
         let mut tx = app.repo.begin_write().await?;
         if !tx.stash_delete(key).await? {
-            return Err(not_found(key));
+            return Err(ApiError::stash_not_found(key));
         }
         tx.stash_insert(&finished).await?;
         if report {
