@@ -25,23 +25,10 @@ async fn chunk(
     s.send(offset, key, data).await.2
 }
 
-async fn checkstatus(c: &Client, key: &str) -> Value {
-    let token = c.token();
-    c.post(&[
-        ("action", "upload"),
-        ("format", "json"),
-        ("filekey", key),
-        ("checkstatus", "1"),
-        ("token", &token),
-    ])
-    .await
-    .2
-}
-
 /// Polls until the result is no longer Poll; returns the last answer.
 async fn poll(c: &Client, key: &str) -> Value {
     for _ in 0..200 {
-        let v = checkstatus(c, key).await;
+        let v = c.checkstatus(key).await;
         if v["upload"]["result"] != "Poll" {
             return v;
         }
@@ -95,7 +82,7 @@ async fn async_chunked_upload_and_async_publish() {
     assert_eq!(up["imageinfo"]["size"], file.len() as u64);
     // The finished status stays readable.
     assert_eq!(
-        checkstatus(&alice, &key).await["upload"]["stage"],
+        alice.checkstatus(&key).await["upload"]["stage"],
         "assembling"
     );
 
@@ -195,12 +182,12 @@ async fn async_assembly_failure_keeps_its_reason() {
     assert_eq!(r["upload"]["result"], "Poll", "{r}");
     // Another user sees no status for this key.
     assert_eq!(
-        checkstatus(&bob, &key).await["error"]["code"],
+        bob.checkstatus(&key).await["error"]["code"],
         "missingresult"
     );
     let mut last = Value::Null;
     for _ in 0..200 {
-        last = checkstatus(&alice, &key).await;
+        last = alice.checkstatus(&key).await;
         if last["upload"]["result"] != "Poll" {
             break;
         }
@@ -272,7 +259,7 @@ async fn queued_jobs_survive_kill_and_run_after_restart() {
     assert_eq!(last["upload"]["result"], "Poll", "{last}");
     let key = key.expect("filekey");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     assert_eq!(st["upload"]["stage"], "queued", "{st}");
 
     // kill -9 with the assembly queued; a server that runs jobs finishes it.

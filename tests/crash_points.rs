@@ -225,30 +225,9 @@ impl Chunked {
     }
 }
 
-async fn checkstatus(c: &Client, key: &str) -> Value {
-    let token = c.token();
-    c.post(&[
-        ("action", "upload"),
-        ("format", "json"),
-        ("filekey", key),
-        ("checkstatus", "1"),
-        ("token", &token),
-    ])
-    .await
-    .2
-}
-
-/// Polls `checkstatus` on `key` until it is no longer Poll (at most `within`); returns the
-/// last answer.
+/// Polls `checkstatus` on `key` until it is no longer Poll (at most `within`).
 async fn poll(c: &Client, key: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let v = checkstatus(c, key).await;
-        if v["upload"]["result"] != "Poll" || Instant::now() >= deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    c.poll_status(key, within).await
 }
 
 /// Waits until `cond` holds (at most `within`); returns whether it did.
@@ -632,7 +611,7 @@ async fn chunk_killed_after_append_before_record() {
 
     c.step("after the restart: the upload stands after chunk 0");
     let (server, alice) = restart(dir, &login, &mut c).await;
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     c.eq(
         &format!("checkstatus ({st})"),
         (&st["upload"]["result"], &st["upload"]["offset"]),
@@ -667,7 +646,7 @@ async fn chunk_killed_after_record() {
 
     c.step("after the restart: the upload stands after chunk 1");
     let (server, alice) = restart(dir, &login, &mut c).await;
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     c.eq(
         &format!("checkstatus ({st})"),
         (&st["upload"]["result"], &st["upload"]["offset"]),
@@ -716,7 +695,7 @@ async fn sync_assembly_dies(fault: &str, name: &str, seed: u32) {
 
     c.step("after the restart: the upload is closed, its assembly pending");
     let (server, alice) = restart(dir, &login, &mut c).await;
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     c.eq(
         &format!("checkstatus right after the restart ({st})"),
         st["upload"]["result"].as_str().unwrap_or(""),
@@ -853,7 +832,7 @@ async fn async_publish_killed_before_commit() {
     c.step("after the restart: nothing published yet");
     let (_server, alice) = restart(dir, &login, &mut c).await;
     // The dead worker's claim holds for 10 s: the job has not run again yet.
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     c.eq(
         &format!("checkstatus right after the restart ({st})"),
         st["upload"]["result"].as_str().unwrap_or(""),
@@ -917,7 +896,7 @@ async fn async_assembly_killed_after_promotion() {
     c.step("after the restart: the assembly is pending");
     let (server, alice) = restart(dir, &login, &mut c).await;
     // The dead worker's claim holds for 10 s: the job has not run again yet.
-    let st = checkstatus(&alice, &key).await;
+    let st = alice.checkstatus(&key).await;
     c.eq(
         &format!("checkstatus right after the restart ({st})"),
         st["upload"]["result"].as_str().unwrap_or(""),

@@ -98,31 +98,9 @@ async fn stashed_sha1(client: &Client, key: &str) -> Result<String, Value> {
     }
 }
 
-async fn checkstatus(c: &Client, key: &str) -> Value {
-    let token = c.token();
-    c.post(&[
-        ("action", "upload"),
-        ("format", "json"),
-        ("filekey", key),
-        ("checkstatus", "1"),
-        ("token", &token),
-    ])
-    .await
-    .2
-}
-
-/// Polls `checkstatus` until the result is no longer Poll (at most ~10 s); returns the last
-/// answer.
+/// Polls `checkstatus` until the result is no longer Poll (at most ~10 s).
 async fn poll(c: &Client, key: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..500 {
-        last = checkstatus(c, key).await;
-        if last["upload"]["result"] != "Poll" {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    last
+    c.poll_status(key, Duration::from_secs(10)).await
 }
 
 /// Downloads `url`; returns the status and body.

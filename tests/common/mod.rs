@@ -38,7 +38,7 @@ impl Server {
 
     /// Starts a server on an existing data directory.
     pub fn start_in(dir: tempfile::TempDir, toml: &str) -> Server {
-        Self::spawn(dir, toml, None)
+        Self::spawn(dir, toml, None, &[])
     }
 
     /// Starts a server whose data directory is a tmpfs of `mib` MiB, mounted in a mount
@@ -46,10 +46,15 @@ impl Server {
     /// sees that filesystem through [`Server::data_dir`] (`/proc/PID/root/...`).
     pub fn start_on_small_disk(mib: u32, toml: &str) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        Self::spawn(dir, toml, Some(mib))
+        Self::spawn(dir, toml, Some(mib), &[])
     }
 
-    fn spawn(dir: tempfile::TempDir, toml: &str, small_disk: Option<u32>) -> Server {
+    fn spawn(
+        dir: tempfile::TempDir,
+        toml: &str,
+        small_disk: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let config = if toml.is_empty() {
             None
         } else {
@@ -91,37 +96,12 @@ impl Server {
             cmd.arg("--config").arg(c);
         }
         let mut child = cmd
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn mwstore");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut admin_password = None;
-        let base;
-        loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).expect("read stdout");
-            assert!(n > 0, "server exited before listening");
-            if let Some(p) = line
-                .trim()
-                .strip_prefix("Created user Admin (sysop, bureaucrat) with password: ")
-            {
-                admin_password = Some(p.to_owned());
-            }
-            if let Some(rest) = line.trim().strip_prefix("mwstore listening on ") {
-                let url = rest.split_whitespace().next().expect("url");
-                base = url.trim_end_matches("/w/api.php").to_owned();
-                break;
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
+        let (base, admin_password) = await_listening(&mut child);
         Server {
             child,
             dir,
@@ -898,6 +878,35 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `action=upload&checkstatus=1` for a filekey.
+    pub async fn checkstatus(&self, key: &str) -> Value {
+        let token = self.token();
+        self.post(&[
+            ("action", "upload"),
+            ("format", "json"),
+            ("filekey", key),
+            ("checkstatus", "1"),
+            ("token", &token),
+        ])
+        .await
+        .2
+    }
+
+    /// Polls `checkstatus` until the result is no longer Poll (at most `within`); returns the
+    /// last answer.
+    pub async fn poll_status(&self, key: &str, within: Duration) -> Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let v = self.checkstatus(key).await;
+            if v["upload"]["result"] != "Poll" || std::time::Instant::now() >= deadline {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// Creates a user (if `groups` is `Some`), a bot password `<user>@<bot>` with `grants`, and a
 /// client logged in with it.
 pub async fn bot_client(
@@ -1065,7 +1074,7 @@ impl Server {
     /// Starts a server on an existing data directory with extra environment variables (e.g.
     /// `MWSTORE_FAULTS`, which arms the server's fault points).
     pub fn start_in_with_env(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Server {
-        spawn_with_env(dir, toml, env)
+        Self::spawn(dir, toml, None, env)
     }
 
     /// Waits for a server that is expected to end by itself (a fault point aborted it) and
@@ -1083,41 +1092,6 @@ impl Server {
             }
         }
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
-    }
-}
-
-/// [`Server::spawn`] for a server on a plain data directory, with extra environment variables.
-fn spawn_with_env(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Server {
-    let config = if toml.is_empty() {
-        None
-    } else {
-        let p = dir.path().join("config.toml");
-        std::fs::write(&p, toml).expect("write config");
-        Some(p)
-    };
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .envs(env.iter().copied());
-    if let Some(c) = &config {
-        cmd.arg("--config").arg(c);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn mwstore");
-    let (base, admin_password) = await_listening(&mut child);
-    Server {
-        child,
-        dir,
-        base,
-        admin_password,
-        config,
-        small_disk: false,
     }
 }
 

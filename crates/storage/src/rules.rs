@@ -162,6 +162,25 @@ pub struct Deletion {
     pub now: String,
 }
 
+impl Deletion {
+    /// The `delete/<action>` log entry of this deletion or restoration.
+    fn log_entry(&self, action: &str, page_id: i64, params: String) -> LogEntry {
+        LogEntry {
+            id: 0,
+            log_type: "delete".into(),
+            action: action.into(),
+            ns: NS_FILE,
+            title: self.name.clone(),
+            page_id,
+            user_id: self.user_id,
+            user_text: self.user_text.clone(),
+            timestamp: self.now.clone(),
+            comment: self.reason.clone(),
+            params,
+        }
+    }
+}
+
 /// The storage key of a deleted version: its SHA-1 in base 36 and the file's extension.
 fn deleted_storage_key(name: &str, sha1: &str) -> String {
     let ext = name
@@ -210,20 +229,8 @@ pub async fn delete_file(tx: &mut dyn WriteTx, del: &Deletion) -> Result<i64, St
     if let Some(p) = &page {
         tx.archive_page(p).await?;
     }
-    tx.insert_log(&LogEntry {
-        id: 0,
-        log_type: "delete".into(),
-        action: "delete".into(),
-        ns: NS_FILE,
-        title: name.clone(),
-        page_id,
-        user_id: del.user_id,
-        user_text: del.user_text.clone(),
-        timestamp: del.now.clone(),
-        comment: del.reason.clone(),
-        params: "{}".into(),
-    })
-    .await
+    tx.insert_log(&del.log_entry("delete", page_id, "{}".into()))
+        .await
 }
 
 /// Restores a deleted file and its page: the newest version that was current becomes current
@@ -279,19 +286,8 @@ pub async fn undelete_file(tx: &mut dyn WriteTx, del: &Deletion) -> Result<u64, 
     } else {
         0
     };
-    tx.insert_log(&LogEntry {
-        id: 0,
-        log_type: "delete".into(),
-        action: "restore".into(),
-        ns: NS_FILE,
-        title: name.clone(),
-        page_id,
-        user_id: del.user_id,
-        user_text: del.user_text.clone(),
-        timestamp: del.now.clone(),
-        comment: del.reason.clone(),
-        params: serde_json::json!({ "count": { "files": restored } }).to_string(),
-    })
-    .await?;
+    let params = serde_json::json!({ "count": { "files": restored } }).to_string();
+    tx.insert_log(&del.log_entry("restore", page_id, params))
+        .await?;
     Ok(restored)
 }

@@ -10,6 +10,7 @@ use mwstore_storage::{TitleFacts, TitleQuery};
 
 use crate::context::Req;
 use crate::error::{ApiError, Code};
+use crate::ingest::inspect::Facts;
 use crate::ingest::response::Warnings;
 
 /// What is known of `File:<name>` when an upload is checked: its page, its current file,
@@ -99,6 +100,25 @@ pub async fn title_permissions(req: &Req, name: &str, state: &TitleState) -> Res
         }
     }
     Ok(())
+}
+
+/// The warnings for inspected content: [`warnings`] with its size and SHA-1.
+pub async fn content_warnings(
+    req: &Req,
+    requested: &str,
+    name: &UploadName,
+    facts: &Facts,
+    state: &TitleState,
+) -> Result<Warnings, ApiError> {
+    warnings(
+        req,
+        requested,
+        name,
+        facts.meta.size,
+        Some(&facts.meta.sha1),
+        state,
+    )
+    .await
 }
 
 /// The upload warnings in MediaWiki's order (the exists family and `nochange` /

@@ -94,15 +94,7 @@ pub async fn run(
     if opts.stash {
         // Stashed, not published: no title permissions, and nothing to serialise with.
         let state = TitleState::load(req, &name.dbkey, Some(&facts.meta.sha1)).await?;
-        let warnings = checks::warnings(
-            req,
-            filename,
-            &name,
-            facts.meta.size,
-            Some(&facts.meta.sha1),
-            &state,
-        )
-        .await?;
+        let warnings = checks::content_warnings(req, filename, &name, &facts, &state).await?;
         if !warnings.is_empty() && !opts.ignorewarnings {
             return Ok(warning_result(req, cand, &facts, warnings).await);
         }
@@ -133,15 +125,7 @@ pub async fn run(
     if let Err(e) = checks::title_permissions(req, &name.dbkey, &state).await {
         return Err(recoverable(req, cand, &facts, e).await);
     }
-    let warnings = checks::warnings(
-        req,
-        filename,
-        &name,
-        facts.meta.size,
-        Some(&facts.meta.sha1),
-        &state,
-    )
-    .await?;
+    let warnings = checks::content_warnings(req, filename, &name, &facts, &state).await?;
     if !warnings.is_empty() && !opts.ignorewarnings {
         return Ok(warning_result(req, cand, &facts, warnings).await);
     }
@@ -195,15 +179,7 @@ pub async fn run_publish_job(
     let state = TitleState::load(&req, &name.dbkey, Some(&facts.meta.sha1)).await?;
     checks::title_permissions(&req, &name.dbkey, &state).await?;
     if !p.ignorewarnings {
-        let warnings = checks::warnings(
-            &req,
-            &p.filename,
-            &name,
-            facts.meta.size,
-            Some(&facts.meta.sha1),
-            &state,
-        )
-        .await?;
+        let warnings = checks::content_warnings(&req, &p.filename, &name, &facts, &state).await?;
         if !warnings.is_empty() {
             // What changed since the commit was queued: the file stays stashed.
             return Ok(UploadOutcome::Warning {

@@ -16,7 +16,7 @@ use mwstore_domain::mime;
 use mwstore_domain::title;
 use mwstore_storage::coord::LockKey;
 use mwstore_storage::{
-    ChunkProgress, FileMeta, RunningSha1, Staged, StashEntry, StashStatus, StoreError,
+    ChunkProgress, FileMeta, RunningSha1, Staged, StashEntry, StashStatus, StoreError, WriteTx,
 };
 
 use crate::context::Req;
@@ -410,6 +410,27 @@ pub async fn receive(
     .map_err(task_failed)?
 }
 
+/// Ends an assembly job inside the transaction of its outcome: the status `checkstatus`
+/// reports is stored (`report`) or removed (a synchronous upload answered by its request),
+/// and the job removed if this worker still holds it.
+async fn end_job(
+    tx: &mut dyn WriteTx,
+    job: &JobRef,
+    report: bool,
+    status: &serde_json::Value,
+) -> Result<(), ApiError> {
+    if report {
+        tx.put_status(&status_record(job.user_id, &job.key, status))
+            .await?;
+    } else {
+        tx.delete_status(job.user_id, &job.key).await?;
+    }
+    if !tx.complete_job(job.id, Some(&job.worker)).await? {
+        return Err(StoreError::LeaseLost(job.id).into());
+    }
+    Ok(())
+}
+
 /// The name of the server-side file MediaWiki gives an assembled upload.
 fn chunked_temp_base() -> String {
     let r: u64 = rand::random();
@@ -461,19 +482,13 @@ pub async fn assemble(
                 .insert("verification".into(), e.code.clone().into());
             let mut tx = app.repo.begin_write().await?;
             tx.stash_delete(key).await?;
-            if report {
-                tx.put_status(&status_record(
-                    job.user_id,
-                    key,
-                    &response::failure_status("assembling", &err),
-                ))
-                .await?;
-            } else {
-                tx.delete_status(job.user_id, key).await?;
-            }
-            if !tx.complete_job(job.id, Some(&job.worker)).await? {
-                return Err(StoreError::LeaseLost(job.id).into());
-            }
+            end_job(
+                tx.as_mut(),
+                job,
+                report,
+                &response::failure_status("assembling", &err),
+            )
+            .await?;
             tx.commit().await?;
             app.spool.delete_upload(key).await?;
             return Err(err);
@@ -509,19 +524,7 @@ pub async fn assemble(
             return Err(ApiError::stash_not_found(key));
         }
         tx.stash_insert(&finished).await?;
-        if report {
-            tx.put_status(&status_record(
-                job.user_id,
-                key,
-                &outcome.to_status("assembling"),
-            ))
-            .await?;
-        } else {
-            tx.delete_status(job.user_id, key).await?;
-        }
-        if !tx.complete_job(job.id, Some(&job.worker)).await? {
-            return Err(StoreError::LeaseLost(job.id).into());
-        }
+        end_job(tx.as_mut(), job, report, &outcome.to_status("assembling")).await?;
         tx.commit().await?;
     }
     crate::faults::point("assembly-committed").await;
