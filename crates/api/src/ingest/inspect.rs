@@ -201,12 +201,9 @@ pub async fn look_at_chunk(
     let prohibited = app.config.prohibited_file_extensions.clone();
     tokio::task::spawn_blocking(move || -> std::io::Result<ChunkLook> {
         let file_mime = mime::sniff(&content)?;
-        let ext = key_ext.unwrap_or_else(|| {
-            guess_ext(&file_mime)
-                .map(|e| title::normalize_extension(&e))
-                .filter(|e| !prohibited.contains(e))
-                .unwrap_or_default()
-        });
+        // A first chunk is checked with the extension its new key will have.
+        let ext =
+            key_ext.unwrap_or_else(|| crate::ingest::stash::key_ext_for(&file_mime, &prohibited));
         let verdict = verify::verify_partial(&content, &ext, &file_mime, &cfg)?;
         Ok(ChunkLook { file_mime, verdict })
     })

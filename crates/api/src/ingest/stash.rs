@@ -35,10 +35,15 @@ pub fn new_filekey(user_id: i64, ext: &str) -> String {
 /// The extension of a filekey for content of this MIME type: its first extension,
 /// normalised, never a prohibited one (an empty one then).
 pub fn filekey_ext(app: &AppState, file_mime: &str) -> String {
+    key_ext_for(file_mime, &app.config.prohibited_file_extensions)
+}
+
+/// [`filekey_ext`] with the prohibited extensions given.
+pub fn key_ext_for(file_mime: &str, prohibited: &[String]) -> String {
     mime::extensions_for_mime(file_mime)
         .first()
         .map(|e| title::normalize_extension(e))
-        .filter(|e| !app.config.prohibited_file_extensions.contains(e))
+        .filter(|e| !prohibited.contains(e))
         .unwrap_or_default()
 }
 
