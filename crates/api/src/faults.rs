@@ -3,8 +3,8 @@
 //! `MWSTORE_FAULTS` lists points and what happens there, comma-separated:
 //! `chunk-appended=abort` ends the process on the spot (as `kill -9` would, nothing is
 //! cleaned up), `publish-committed=sleep:500` waits 500 ms, and `name=abort@3` acts on the
-//! third time only. The variable is read once; without it a fault point costs one atomic
-//! load.
+//! third time only. The variable is read once; without it a fault point is a look-up in an
+//! empty table.
 //!
 //! The points, in the order an upload meets them:
 //! - `staged-promoted`: a received file became a blob, no metadata refers to it yet;

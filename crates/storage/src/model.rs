@@ -56,6 +56,21 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// The properties of `size` bytes nothing is known of yet (an upload in progress).
+    pub fn unknown(size: u64) -> FileMeta {
+        FileMeta {
+            size,
+            width: 0,
+            height: 0,
+            bits: 0,
+            metadata: "{}".into(),
+            media_type: "UNKNOWN".into(),
+            major_mime: "unknown".into(),
+            minor_mime: "unknown".into(),
+            sha1: String::new(),
+        }
+    }
+
     /// `major/minor`.
     pub fn mime(&self) -> String {
         format!("{}/{}", self.major_mime, self.minor_mime)

@@ -26,11 +26,12 @@ pub struct Cache {
     users: Mutex<HashMap<i64, (User, Instant)>>,
 }
 
-fn fresh<K: std::hash::Hash + Eq + Clone, V: Clone>(
-    map: &Mutex<HashMap<K, (V, Instant)>>,
-    key: &K,
-    ttl: Duration,
-) -> Option<V> {
+fn fresh<K, Q, V>(map: &Mutex<HashMap<K, (V, Instant)>>, key: &Q, ttl: Duration) -> Option<V>
+where
+    K: std::hash::Hash + Eq + std::borrow::Borrow<Q>,
+    Q: std::hash::Hash + Eq + ?Sized,
+    V: Clone,
+{
     let m = lock(map);
     m.get(key)
         .filter(|(_, at)| at.elapsed() < ttl)
@@ -47,7 +48,7 @@ fn keep<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (V, Instant)>>, key: 
 
 /// The session `id`, unless it expired at `now`.
 pub async fn session(app: &AppState, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    if let Some(s) = fresh(&app.cache.sessions, &id.to_owned(), SESSION_TTL) {
+    if let Some(s) = fresh(&app.cache.sessions, id, SESSION_TTL) {
         return Ok((s.expires > now).then_some(s));
     }
     let s = app.repo.session(id, now).await?;
@@ -70,6 +71,26 @@ pub async fn delete_session(app: &AppState, id: &str) -> Result<(), StoreError> 
     app.repo.delete_session(id).await?;
     lock(&app.cache.sessions).remove(id);
     Ok(())
+}
+
+/// The first live session the request's cookies name (bot-password session first) that
+/// `accept` takes, with the cookie it came in.
+pub async fn session_of(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    now: i64,
+    accept: impl Fn(&Session) -> bool,
+) -> Result<Option<(String, Session)>, StoreError> {
+    let prefix = &app.config.cookie_prefix;
+    for name in [format!("{prefix}_BPsession"), format!("{prefix}_session")] {
+        let cookies = headers.get_all(axum::http::header::COOKIE);
+        if let Some(id) = crate::auth::session::read_cookie(cookies.iter(), &name) {
+            if let Some(s) = session(app, &id, now).await?.filter(&accept) {
+                return Ok(Some((name, s)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The user `id`.

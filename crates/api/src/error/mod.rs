@@ -159,6 +159,16 @@ impl ApiError {
         )
     }
 
+    /// A task (blocking work, or work that must not stop with its request) that failed or
+    /// panicked.
+    pub fn task_failed(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(
+            "MWException",
+            &crate::http::request_id::current_request_id(),
+            &e,
+        )
+    }
+
     /// `uploadstash-file-not-found-not-exists`: an entry whose bytes are gone.
     pub fn stash_bytes_missing() -> Self {
         ApiError::new(

@@ -30,23 +30,10 @@ pub struct IndexQuery {
     curid: Option<i64>,
 }
 
-async fn session_user(app: &AppState, headers: &HeaderMap) -> Option<(i64, bool)> {
-    let prefix = &app.config.cookie_prefix;
-    for (name, is_bot) in [
-        (format!("{prefix}_BPsession"), true),
-        (format!("{prefix}_session"), false),
-    ] {
-        if let Some(id) =
-            crate::auth::session::read_cookie(headers.get_all(header::COOKIE).iter(), &name)
-        {
-            if let Ok(Some(s)) = crate::auth::cache::session(app, &id, Req::now()).await {
-                if s.user_id != 0 {
-                    return Some((s.user_id, is_bot));
-                }
-            }
-        }
-    }
-    None
+/// The logged-in user of the request's sessions.
+async fn session_user(app: &AppState, headers: &HeaderMap) -> Option<i64> {
+    let found = crate::auth::cache::session_of(app, headers, Req::now(), |s| s.user_id != 0);
+    found.await.ok()?.map(|(_, s)| s.user_id)
 }
 
 /// `/w/index.php?title=...`: file description pages and stashed files.
@@ -65,7 +52,7 @@ pub async fn index(
     };
     if let Some(key) = title_text.strip_prefix("Special:UploadStash/file/") {
         // Stashed files are served to their owner only.
-        let Some((uid, _)) = session_user(&app, &headers).await else {
+        let Some(uid) = session_user(&app, &headers).await else {
             return html_page(StatusCode::FORBIDDEN, "<!DOCTYPE html>\n<html><body><p>Login required: the upload stash is only available to logged-in users.</p></body></html>\n");
         };
         return match app.repo.stash_get(key).await.ok().flatten() {

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response, Sta
 use rand::Rng;
 
 use crate::actions::{Action, RunOutcome};
-use crate::auth::session::{self, SESSION_TTL};
+use crate::auth::session::SESSION_TTL;
 use crate::context::{Req, UserCtx};
 use crate::error::{ApiError, Code};
 use crate::http::body::{self, BodyKind, BodyLimits};
@@ -303,8 +303,6 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
             }
         }
     }
-    // Files nobody consumed are removed.
-    drop(req.params.take_all_files());
     for c in &req.set_cookies {
         if let Ok(v) = HeaderValue::from_str(c) {
             extra_headers.push((header::SET_COOKIE, v));
@@ -355,31 +353,14 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
     // Session and user.
     let app = req.app.clone();
     if !req.untrusted {
-        let prefix = &app.config.cookie_prefix;
-        let bp_name = format!("{prefix}_BPsession");
-        let s_name = format!("{prefix}_session");
-        let cookies = req.headers.get_all(header::COOKIE);
-        let candidates = [
-            (
-                bp_name.clone(),
-                session::read_cookie(cookies.iter(), &bp_name),
-            ),
-            (
-                s_name.clone(),
-                session::read_cookie(cookies.iter(), &s_name),
-            ),
-        ];
-        for (name, id) in candidates {
-            let Some(id) = id else { continue };
-            if let Some(s) = crate::auth::cache::session(&app, &id, Req::now()).await? {
-                req.session_cookie = name;
-                // Sliding expiry, written back only when half the lifetime has passed.
-                if s.expires - Req::now() < SESSION_TTL / 2 {
-                    req.session_dirty = true;
-                }
-                req.session = Some(s);
-                break;
+        let found = crate::auth::cache::session_of(&app, &req.headers, Req::now(), |_| true);
+        if let Some((name, s)) = found.await? {
+            req.session_cookie = name;
+            // Sliding expiry, written back only when half the lifetime has passed.
+            if s.expires - Req::now() < SESSION_TTL / 2 {
+                req.session_dirty = true;
             }
+            req.session = Some(s);
         }
     }
     let (uid, bot, grants) = match &req.session {

@@ -83,14 +83,6 @@ fn verification_ext(
     }
 }
 
-fn blocking_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::internal(
-        "MWException",
-        &crate::http::request_id::current_request_id(),
-        &e,
-    )
-}
-
 /// `verification-error` for a failed check.
 pub fn verification_error(v: &VerificationError) -> ApiError {
     let mut details = vec![Value::String(v.key.clone())];
@@ -166,7 +158,7 @@ async fn examine(
             Ok((fprops, name, ext, verdict))
         })
         .await
-        .map_err(blocking_failed)??;
+        .map_err(ApiError::task_failed)??;
     if let Err(v) = verdict {
         return Err(verification_error(&v));
     }
@@ -208,7 +200,7 @@ pub async fn look_at_chunk(
         Ok(ChunkLook { file_mime, verdict })
     })
     .await
-    .map_err(blocking_failed)?
+    .map_err(ApiError::task_failed)?
     .map_err(ApiError::from)
 }
 

@@ -199,7 +199,7 @@ pub async fn run_publish_job(
         consume_stash: Some(job.key.clone()),
         watch: p.watch,
     };
-    match publish::publish(app, &req.user, &mut cand, &preq, Some(&job.done())).await {
+    match publish::publish(app, &req.user, &mut cand, &preq, Some(job)).await {
         Ok(outcome) => Ok(publish::published(app, &outcome, Default::default())),
         Err(publish::PublishError::NoChange) => Err(no_change(&name.dbkey)),
         Err(publish::PublishError::Other(e)) => Err(e),

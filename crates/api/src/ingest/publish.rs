@@ -15,7 +15,7 @@ use crate::ingest::inspect::Facts;
 use crate::ingest::request::Options;
 use crate::ingest::response::{UploadOutcome, Warnings};
 use crate::ingest::{Body, Candidate};
-use crate::jobs::queue::{PublishJob, Work};
+use crate::jobs::queue::{JobRef, PublishJob, Work};
 use crate::query::{version_info, InfoProps};
 use crate::AppState;
 
@@ -43,17 +43,6 @@ impl From<ApiError> for PublishError {
     fn from(e: ApiError) -> Self {
         PublishError::Other(e)
     }
-}
-
-/// A job whose status and completion are written with the publish.
-#[derive(Debug, Clone)]
-pub struct JobDone {
-    pub id: i64,
-    /// The worker holding the job's lease.
-    pub worker: String,
-    pub user_id: i64,
-    /// The filekey the status is kept under.
-    pub key: String,
 }
 
 /// What a publish writes, from the request and the inspected content.
@@ -120,13 +109,13 @@ pub fn published(app: &AppState, outcome: &PublishOutcome, warnings: Warnings) -
 
 /// Publishes `cand` as `preq` describes. Staged bytes become a blob first (`cand.body` is
 /// then [`Body::Blob`], so a caller can still stash it). With `job`, the job's status and
-/// completion are part of the transaction.
+/// completion are written in the same transaction.
 pub async fn publish(
     app: &AppState,
     user: &UserCtx,
     cand: &mut Candidate,
     preq: &PublishRequest,
-    job: Option<&JobDone>,
+    job: Option<&JobRef>,
 ) -> Result<PublishOutcome, PublishError> {
     let gc = app.locks.shared(LockKey::BlobGc).await;
     if matches!(cand.body, Body::Staged(_)) {
@@ -158,7 +147,7 @@ pub async fn publish(
 async fn commit(
     app: &AppState,
     preq: &PublishRequest,
-    job: Option<&JobDone>,
+    job: Option<&JobRef>,
 ) -> Result<PublishOutcome, PublishError> {
     let mut tx = app.repo.begin_write().await?;
     let outcome = rules::publish(tx.as_mut(), preq).await?;

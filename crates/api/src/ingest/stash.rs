@@ -38,6 +38,11 @@ pub fn filekey_ext(app: &AppState, file_mime: &str) -> String {
     key_ext_for(file_mime, &app.config.prohibited_file_extensions)
 }
 
+/// The extension of a filekey (`….png` → `png`).
+pub fn key_ext(key: &str) -> &str {
+    key.rsplit_once('.').map(|(_, e)| e).unwrap_or_default()
+}
+
 /// [`filekey_ext`] with the prohibited extensions given.
 pub fn key_ext_for(file_mime: &str, prohibited: &[String]) -> String {
     mime::extensions_for_mime(file_mime)
@@ -69,7 +74,7 @@ pub fn finished_entry(
     temp_base: &str,
 ) -> StashEntry {
     let now = chrono::Utc::now();
-    let ext = key.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+    let ext = key_ext(key);
     let temp_name = if ext.is_empty() {
         format!("{}!{temp_base}", mwstore_storage::ts14(now))
     } else {

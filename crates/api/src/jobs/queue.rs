@@ -107,18 +107,6 @@ pub struct JobRef {
     pub key: String,
 }
 
-impl JobRef {
-    /// The job as the publish step records it.
-    pub fn done(&self) -> crate::ingest::publish::JobDone {
-        crate::ingest::publish::JobDone {
-            id: self.id,
-            worker: self.worker.clone(),
-            user_id: self.user_id,
-            key: self.key.clone(),
-        }
-    }
-}
-
 /// Ends a job that did not record its own end: if this worker still holds it, removes it
 /// and stores `status` (when given) in one transaction. Whether it did.
 pub async fn finish(

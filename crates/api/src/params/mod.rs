@@ -83,7 +83,8 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-fn format_num(n: i64) -> String {
+/// A number with thousands separators, as MediaWiki formats numbers in messages.
+pub fn format_num(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -425,19 +426,6 @@ impl Params {
     /// Marks a parameter as read without reading it.
     pub fn touch(&self, name: &str) {
         lock(&self.used).insert(name.to_owned());
-    }
-
-    /// Takes all file parts (for cleanup).
-    pub fn take_all_files(&mut self) -> Vec<UploadedFile> {
-        let mut out = Vec::new();
-        for (_, v) in self.values.iter_mut() {
-            if matches!(v, Some(RawValue::File(_))) {
-                if let Some(RawValue::File(f)) = v.take() {
-                    out.push(*f);
-                }
-            }
-        }
-        out
     }
 }
 

@@ -31,18 +31,6 @@ use crate::jobs::queue::{self, AssembleJob, JobRef, Work};
 use crate::query::{stash_info, InfoProps};
 use crate::AppState;
 
-fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 fn offset_error(expected: u64) -> ApiError {
     // MediaWiki sends the expected offset as a string; clients read it with int().
     ApiError::new(Code::StashFailed, "Invalid chunk offset").with("offset", expected.to_string())
@@ -55,21 +43,6 @@ fn completed() -> ApiError {
     )
 }
 
-fn task_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::internal(
-        "MWException",
-        &crate::http::request_id::current_request_id(),
-        &e,
-    )
-}
-
-/// The extension of a filekey (`….png` → `png`).
-fn key_ext(key: &str) -> String {
-    key.rsplit_once('.')
-        .map(|(_, e)| e.to_owned())
-        .unwrap_or_default()
-}
-
 /// A new chunked upload's stash entry.
 fn upload_entry(app: &AppState, user_id: i64, key: &str, progress: &ChunkProgress) -> StashEntry {
     let now = chrono::Utc::now();
@@ -77,17 +50,7 @@ fn upload_entry(app: &AppState, user_id: i64, key: &str, progress: &ChunkProgres
         id: 0,
         user_id,
         key: key.to_owned(),
-        meta: FileMeta {
-            size: progress.size,
-            width: 0,
-            height: 0,
-            bits: 0,
-            metadata: "{}".into(),
-            media_type: "UNKNOWN".into(),
-            major_mime: "unknown".into(),
-            minor_mime: "unknown".into(),
-            sha1: String::new(),
-        },
+        meta: FileMeta::unknown(progress.size),
         source_type: Some("file".into()),
         timestamp: mwstore_storage::ts14(now),
         expires: now.timestamp() + app.config.upload_stash_max_age as i64,
@@ -104,13 +67,12 @@ struct Append {
     user_id: i64,
     key: String,
     offset: u64,
-    filesize: u64,
     /// A new upload (the first chunk).
     first: bool,
     /// What the partial checks said (reported after the offset checks).
     verdict: Result<(), mwstore_domain::verify::VerificationError>,
-    /// The assembly job to queue with the last chunk.
-    assemble: AssembleJob,
+    /// For the last chunk: the assembly it queues as it closes the upload.
+    closes: Option<AssembleJob>,
 }
 
 /// What an append did.
@@ -187,12 +149,11 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
     };
     crate::faults::point("chunk-appended").await;
     let size = hash.len();
-    let last = a.offset + len == a.filesize;
     let progress = ChunkProgress {
         size,
         chunk_inx,
         hash_state: hash.to_bytes(),
-        status: if last {
+        status: if a.closes.is_some() {
             StashStatus::Assembling
         } else {
             StashStatus::Chunks
@@ -206,11 +167,11 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
         // Only possible if something wrote to the upload without its lock.
         return Err(StoreError::Corrupt(format!("upload {} changed under its lock", a.key)).into());
     }
-    let job = if last {
+    let job = if let Some(assembly) = &a.closes {
         // The last chunk closes the upload and queues its assembly in the same step. A
         // synchronous upload's request claims the job for itself.
-        let work = Work::Assemble(a.assemble.clone());
-        let leased = (!a.assemble.async_mode).then_some(app.worker_id.as_str());
+        let work = Work::Assemble(assembly.clone());
+        let leased = (!assembly.async_mode).then_some(app.worker_id.as_str());
         let id = tx
             .insert_job(&work.to_job(a.user_id, &a.key, leased, queue::lease_secs(&app)))
             .await?;
@@ -226,7 +187,7 @@ async fn append(app: Arc<AppState>, chunk: Staged, a: Append) -> Result<Appended
     };
     tx.commit().await?;
     crate::faults::point("chunk-recorded").await;
-    if job.is_some() && a.assemble.async_mode {
+    if a.closes.as_ref().is_some_and(|j| j.async_mode) {
         app.jobs_wake.notify_one();
     }
     Ok(Appended::Stored { size, job })
@@ -260,7 +221,7 @@ pub async fn receive(
     let ChunkLook { file_mime, verdict } = inspect::look_at_chunk(
         &app,
         &c.chunk.staged,
-        session.as_ref().map(|e| key_ext(&e.key)),
+        session.as_ref().map(|e| stash::key_ext(&e.key).to_owned()),
     )
     .await?;
     // Name: any problem is a plain illegal-filename for chunks.
@@ -283,19 +244,14 @@ pub async fn receive(
             user_id: req.user.id,
             key: key.clone(),
             offset: 0,
-            filesize: u64::MAX,
             first: true,
             verdict: Ok(()),
-            assemble: AssembleJob {
-                filename: filename.to_owned(),
-                grants: req.grants(),
-                async_mode: opts.async_mode,
-            },
+            closes: None,
         };
         let stashed = match tokio::spawn(append(app.clone(), c.chunk.staged, a)).await {
             Ok(Ok(_)) => Ok(key),
             Ok(Err(e)) => Err(e),
-            Err(e) => Err(task_failed(e)),
+            Err(e) => Err(ApiError::task_failed(e)),
         };
         return match stashed {
             Ok(key) => Ok(UploadOutcome::Warning {
@@ -321,7 +277,7 @@ pub async fn receive(
             Code::ChunkTooSmall,
             format!(
                 "Minimum chunk size is {} bytes for non-final chunks.",
-                group_digits(cfg.min_upload_chunk_size)
+                crate::params::format_num(cfg.min_upload_chunk_size as i64)
             ),
         ));
     }
@@ -335,22 +291,22 @@ pub async fn receive(
             new_key()
         }
     };
+    let assembly = AssembleJob {
+        filename: filename.to_owned(),
+        grants: req.grants(),
+        async_mode: opts.async_mode,
+    };
     let a = Append {
         user_id: req.user.id,
         key: key.clone(),
         offset,
-        filesize,
         first: session.is_none(),
         verdict,
-        assemble: AssembleJob {
-            filename: filename.to_owned(),
-            grants: req.grants(),
-            async_mode: opts.async_mode,
-        },
+        closes: last.then(|| assembly.clone()),
     };
     let appended = tokio::spawn(append(app.clone(), c.chunk.staged, a))
         .await
-        .map_err(task_failed)??;
+        .map_err(ApiError::task_failed)??;
     let (size, job) = match appended {
         Appended::Resent { size } => {
             return Ok(UploadOutcome::Continue {
@@ -383,14 +339,9 @@ pub async fn receive(
         user_id: req.user.id,
         key,
     };
-    let p = AssembleJob {
-        filename: filename.to_owned(),
-        grants: req.grants(),
-        async_mode: false,
-    };
     let a = app.clone();
     tokio::spawn(async move {
-        let out = queue::with_lease(&a, &job, assemble(&a, &job, &p, false)).await;
+        let out = queue::with_lease(&a, &job, assemble(&a, &job, &assembly, false)).await;
         if let Err(e) = &out {
             let ended = if queue::transient(e) {
                 // The database or the disk failed: the job runner tries again, and records
@@ -407,7 +358,7 @@ pub async fn receive(
         out
     })
     .await
-    .map_err(task_failed)?
+    .map_err(ApiError::task_failed)?
 }
 
 /// Ends an assembly job inside the transaction of its outcome: the status `checkstatus`
