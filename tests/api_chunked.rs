@@ -119,21 +119,7 @@ async fn checkstatus(client: &Client, key: &str) -> Resp {
 
 /// `prop=imageinfo` of `File:<name>` (sha1, url, size); Null when the page is missing.
 async fn imageinfo(client: &Client, name: &str) -> Value {
-    let title = format!("File:{name}");
-    let (_, _, v) = client
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("titles", &title),
-            ("prop", "imageinfo"),
-            ("iiprop", "sha1|url|size"),
-        ])
-        .await;
-    v["query"]["pages"]
-        .as_object()
-        .and_then(|p| p.values().next())
-        .map(|p| p["imageinfo"][0].clone())
-        .unwrap_or(Value::Null)
+    client.file_page(name, "sha1|url|size").await["imageinfo"][0].clone()
 }
 
 async fn fetch_bytes(client: &Client, url: &str) -> (u16, Vec<u8>) {

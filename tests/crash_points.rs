@@ -287,29 +287,9 @@ async fn blob_swept(c: &mut Check, server: &Server, sha1: &str) {
     );
 }
 
-/// The page of `File:<name>` in `prop=imageinfo` (all versions: sha1, url, timestamp).
-async fn file_page(c: &Client, name: &str) -> Value {
-    let title = format!("File:{name}");
-    let (_, _, v) = c
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("titles", &title),
-            ("prop", "imageinfo"),
-            ("iiprop", "sha1|url|timestamp"),
-            ("iilimit", "50"),
-        ])
-        .await;
-    v["query"]["pages"]
-        .as_object()
-        .and_then(|p| p.values().next())
-        .cloned()
-        .unwrap_or(v)
-}
-
 /// Checks that `File:<name>` does not exist.
 async fn not_published(c: &mut Check, alice: &Client, name: &str) {
-    let page = file_page(alice, name).await;
+    let page = alice.file_page(name, "sha1|url|timestamp").await;
     c.json(
         "prop=imageinfo of the file",
         &page,
@@ -320,7 +300,7 @@ async fn not_published(c: &mut Check, alice: &Client, name: &str) {
 /// Checks that `File:<name>` has exactly one version, of `data`'s sha1, served as `data`;
 /// returns that version.
 async fn published_once(c: &mut Check, alice: &Client, name: &str, data: &[u8]) -> Value {
-    let page = file_page(alice, name).await;
+    let page = alice.file_page(name, "sha1|url|timestamp").await;
     let versions = page["imageinfo"].as_array().cloned().unwrap_or_default();
     c.eq(
         &format!("versions of File:{name} ({page})"),
@@ -333,29 +313,8 @@ async fn published_once(c: &mut Check, alice: &Client, name: &str, data: &[u8]) 
         v["sha1"].as_str().unwrap_or(""),
         sha1_hex(data).as_str(),
     );
-    served(c, alice, &v["url"], data).await;
+    c.served(alice, &v["url"], data, "the file", "").await;
     v
-}
-
-/// Checks that `url` serves exactly `data`.
-async fn served(c: &mut Check, alice: &Client, url: &Value, data: &[u8]) {
-    let Some(url) = url.as_str() else {
-        c.ok("the file has a URL", false, url);
-        return;
-    };
-    let (status, _, body) = alice.fetch(reqwest::Method::GET, url, &[]).await;
-    c.eq("HTTP status of the file", status, 200);
-    c.ok(
-        "the served bytes are the uploaded ones",
-        body == data,
-        format!(
-            "served {} bytes (sha1 {}), uploaded {} bytes (sha1 {})",
-            body.len(),
-            sha1_hex(&body),
-            data.len(),
-            sha1_hex(data)
-        ),
-    );
 }
 
 /// Alice's stash: the items of `list=mystashedfiles`.
@@ -384,21 +343,8 @@ async fn finished_entries(c: &Client) -> usize {
         .count()
 }
 
-/// The sha1 `stashimageinfo` gives for `key`, or the whole answer.
 async fn stashed_sha1(c: &Client, key: &str) -> String {
-    let (_, _, v) = c
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("prop", "stashimageinfo"),
-            ("siifilekey", key),
-            ("siiprop", "sha1"),
-        ])
-        .await;
-    match v["query"]["stashimageinfo"][0]["sha1"].as_str() {
-        Some(s) => s.to_owned(),
-        None => v.to_string(),
-    }
+    c.stashed_sha1(key).await.unwrap_or_else(|v| v.to_string())
 }
 
 /// Checks that Alice's stash holds exactly one entry, finished, of `data`; returns its key.
@@ -450,7 +396,8 @@ async fn upload_works(c: &mut Check, alice: &Client, name: &str, data: &[u8]) {
         up["imageinfo"]["sha1"].as_str().unwrap_or(""),
         sha1_hex(data).as_str(),
     );
-    served(c, alice, &up["imageinfo"]["url"], data).await;
+    c.served(alice, &up["imageinfo"]["url"], data, "the file", "")
+        .await;
     published_once(c, alice, name, data).await;
 }
 

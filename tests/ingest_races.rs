@@ -62,51 +62,13 @@ async fn server_with_clients(per_user: usize) -> (Server, Vec<Arc<Client>>) {
 
 /// The `imageinfo` versions of `File:<name>` (newest first; sha1 and timestamp).
 async fn history(client: &Client, name: &str) -> Vec<Value> {
-    let title = format!("File:{name}");
-    let (_, _, v) = client
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("titles", &title),
-            ("prop", "imageinfo"),
-            ("iiprop", "sha1|timestamp"),
-            ("iilimit", "50"),
-        ])
-        .await;
-    v["query"]["pages"]
-        .as_object()
-        .and_then(|p| p.values().next())
-        .and_then(|p| p["imageinfo"].as_array().cloned())
-        .unwrap_or_default()
-}
-
-/// The sha1 `stashimageinfo` gives for `key`, asked by `client` (the key's owner); the
-/// whole answer when there is none.
-async fn stashed_sha1(client: &Client, key: &str) -> Result<String, Value> {
-    let (_, _, v) = client
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("prop", "stashimageinfo"),
-            ("siifilekey", key),
-            ("siiprop", "sha1"),
-        ])
-        .await;
-    match v["query"]["stashimageinfo"][0]["sha1"].as_str() {
-        Some(s) => Ok(s.to_owned()),
-        None => Err(v),
-    }
+    let page = client.file_page(name, "sha1|timestamp").await;
+    page["imageinfo"].as_array().cloned().unwrap_or_default()
 }
 
 /// Polls `checkstatus` until the result is no longer Poll (at most ~10 s).
 async fn poll(c: &Client, key: &str) -> Value {
     c.poll_status(key, Duration::from_secs(10)).await
-}
-
-/// Downloads `url`; returns the status and body.
-async fn download(c: &Client, url: &str) -> (u16, Vec<u8>) {
-    let (status, _, body) = c.fetch(reqwest::Method::GET, url, &[]).await;
-    (status, body)
 }
 
 /// The gist of an upload answer for a failure message: its result (with stage and filekey)
@@ -190,7 +152,7 @@ async fn racing_uploads_to_one_new_name_get_one_success_and_exists_warnings() {
                         &r.2,
                     );
                     let key = up["filekey"].as_str().unwrap_or("");
-                    match stashed_sha1(&clients[i], key).await {
+                    match clients[i].stashed_sha1(key).await {
                         Ok(s) => c.eq(
                             &format!("client {i}: sha1 of its stashed file {key}"),
                             s,
@@ -379,7 +341,7 @@ async fn a_raced_final_chunk_never_stores_foreign_bytes() {
                 sha1_p.as_str(),
             );
             let new_key = up["filekey"].as_str().unwrap_or("").to_owned();
-            match stashed_sha1(&alice, &new_key).await {
+            match alice.stashed_sha1(&new_key).await {
                 Ok(s) => c.eq("stashimageinfo sha1", s.as_str(), sha1_p.as_str()),
                 Err(v) => c.ok("the assembled file is in the stash", false, v),
             }
@@ -397,21 +359,19 @@ async fn a_raced_final_chunk_never_stores_foreign_bytes() {
                 r.2["upload"]["imageinfo"]["sha1"].as_str().unwrap_or(""),
                 sha1_p.as_str(),
             );
-            if let Some(url) = r.2["upload"]["imageinfo"]["url"].as_str() {
-                let (status, body) = download(&alice, url).await;
-                c.eq("HTTP status of the published file", status, 200);
-                c.ok(
-                    "the published file's bytes are P",
-                    body == p,
-                    format!(
-                        "served {}, P is {} (final chunk: {}, racer: {})",
-                        describe(&body),
-                        describe(&p),
-                        gist(&fin.2),
-                        gist(&raced.2)
-                    ),
-                );
-            }
+            let context = format!(
+                " (final chunk: {}, racer: {})",
+                gist(&fin.2),
+                gist(&raced.2)
+            );
+            c.served(
+                &alice,
+                &r.2["upload"]["imageinfo"]["url"],
+                &p,
+                "the published file",
+                &context,
+            )
+            .await;
         }
 
         // The blob store holds only true content: an upload of P is served P.
@@ -424,21 +384,19 @@ async fn a_raced_final_chunk_never_stores_foreign_bytes() {
             r.2["upload"]["result"] == "Success",
             &r.2,
         );
-        if let Some(url) = r.2["upload"]["imageinfo"]["url"].as_str() {
-            let (status, body) = download(&bob, url).await;
-            c.eq("HTTP status of Bob's file", status, 200);
-            c.ok(
-                "Bob's file is served as P",
-                body == p,
-                format!(
-                    "served {}, P is {} (final chunk: {}, racer: {})",
-                    describe(&body),
-                    describe(&p),
-                    gist(&fin.2),
-                    gist(&raced.2)
-                ),
-            );
-        }
+        let context = format!(
+            " (final chunk: {}, racer: {})",
+            gist(&fin.2),
+            gist(&raced.2)
+        );
+        c.served(
+            &bob,
+            &r.2["upload"]["imageinfo"]["url"],
+            &p,
+            "Bob's file",
+            &context,
+        )
+        .await;
         let on_disk = std::fs::read(blob_path(&server.data_dir(), &sha1_p)).unwrap_or_default();
         c.ok(
             "the blob stored under sha1(P) holds P",

@@ -805,6 +805,35 @@ impl Check {
         up["filekey"].as_str().unwrap_or("").to_owned()
     }
 
+    /// Checks that `url` (a JSON string) serves exactly `data`; `context` goes into the
+    /// failure message.
+    pub async fn served(
+        &mut self,
+        client: &Client,
+        url: &Value,
+        data: &[u8],
+        what: &str,
+        context: &str,
+    ) {
+        let Some(url) = url.as_str() else {
+            self.ok(&format!("{what} has a URL"), false, url);
+            return;
+        };
+        let (status, _, body) = client.fetch(reqwest::Method::GET, url, &[]).await;
+        self.eq(&format!("HTTP status of {what}"), status, 200);
+        self.ok(
+            &format!("{what} serves the uploaded bytes"),
+            body == data,
+            format!(
+                "served {} bytes (sha1 {}), uploaded {} bytes (sha1 {}){context}",
+                body.len(),
+                sha1_hex(&body),
+                data.len(),
+                sha1_hex(data)
+            ),
+        );
+    }
+
     /// Fails the test if any check failed.
     pub fn finish(self) {
         if !self.failures.is_empty() {
@@ -891,6 +920,45 @@ impl Client {
         ])
         .await
         .2
+    }
+
+    /// The sha1 `prop=stashimageinfo` gives for `key` (asked by its owner), or the whole
+    /// answer when there is none.
+    pub async fn stashed_sha1(&self, key: &str) -> Result<String, Value> {
+        let (_, _, v) = self
+            .get(&[
+                ("format", "json"),
+                ("action", "query"),
+                ("prop", "stashimageinfo"),
+                ("siifilekey", key),
+                ("siiprop", "sha1"),
+            ])
+            .await;
+        match v["query"]["stashimageinfo"][0]["sha1"].as_str() {
+            Some(s) => Ok(s.to_owned()),
+            None => Err(v),
+        }
+    }
+
+    /// The page object `prop=imageinfo` gives for `File:<name>` with `iiprop` and up to 50
+    /// versions (the whole answer when there is no page object).
+    pub async fn file_page(&self, name: &str, iiprop: &str) -> Value {
+        let title = format!("File:{name}");
+        let (_, _, v) = self
+            .get(&[
+                ("format", "json"),
+                ("action", "query"),
+                ("titles", &title),
+                ("prop", "imageinfo"),
+                ("iiprop", iiprop),
+                ("iilimit", "50"),
+            ])
+            .await;
+        v["query"]["pages"]
+            .as_object()
+            .and_then(|p| p.values().next())
+            .cloned()
+            .unwrap_or(v)
     }
 
     /// Polls `checkstatus` until the result is no longer Poll (at most `within`); returns the
