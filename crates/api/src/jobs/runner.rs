@@ -12,7 +12,7 @@ use mwstore_storage::Job;
 use crate::context::Req;
 use crate::error::{ApiError, Code};
 use crate::ingest::pipeline::run_publish_job;
-use crate::ingest::response::{failure_status, working_status};
+use crate::ingest::response::{failure_status, working_status, UploadOutcome};
 use crate::ingest::sources::chunks::assemble;
 use crate::jobs::queue::{self, JobRef, Work};
 use crate::AppState;
@@ -113,13 +113,14 @@ async fn run_one(app: &Arc<AppState>, job: Job) {
         },
     ));
     match task.await {
-        // Steps that changed something recorded their end in the same transaction; an
-        // outcome that changed nothing (a Warning) is recorded here.
-        Ok(Ok(outcome)) => {
+        // An outcome that changed nothing (a publish stopped by warnings) is recorded here;
+        // every other step recorded its end in the transaction of its result.
+        Ok(Ok(outcome @ UploadOutcome::Warning { .. })) => {
             if let Err(e) = queue::finish(app, &r, Some(&outcome.to_status(stage))).await {
                 tracing::error!(job = r.id, error = %e, "could not end a job");
             }
         }
+        Ok(Ok(_)) => {}
         Ok(Err(e)) if queue::transient(&e) && job.attempts < MAX_ATTEMPTS => {
             // The database or the disk failed: try again a little later.
             let after = 5 * job.attempts.max(1);
