@@ -63,12 +63,7 @@ async fn warning_result(
     facts: &Facts,
     warnings: crate::ingest::response::Warnings,
 ) -> UploadOutcome {
-    let stashed = match req.require_stash_user() {
-        Ok(()) => stash::store(&req.app, req.user.id, cand, facts)
-            .await
-            .map(|e| e.key),
-        Err(e) => Err(e),
-    };
+    let stashed = stash::store(req, cand, facts).await.map(|e| e.key);
     UploadOutcome::Warning { warnings, stashed }
 }
 
@@ -98,8 +93,7 @@ pub async fn run(
         if !warnings.is_empty() && !opts.ignorewarnings {
             return Ok(warning_result(req, cand, &facts, warnings).await);
         }
-        req.require_stash_user()?;
-        let entry = stash::store(&app, req.user.id, cand, &facts).await?;
+        let entry = stash::store(req, cand, &facts).await?;
         return Ok(UploadOutcome::Stashed {
             filekey: entry.key.clone(),
             warnings,

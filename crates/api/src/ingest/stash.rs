@@ -105,15 +105,13 @@ fn php_temp_base() -> String {
     format!("php{tail}")
 }
 
-/// Stores a verified candidate in `user_id`'s stash under a new key: its bytes become a
-/// blob, then one transaction adds the entry. A candidate that already is a stashed blob
-/// gets a new entry for the same blob.
-pub async fn store(
-    app: &AppState,
-    user_id: i64,
-    cand: Candidate,
-    facts: &Facts,
-) -> Result<StashEntry, ApiError> {
+/// Stores a verified candidate in the requesting user's stash under a new key
+/// (`stashnotloggedin` for anonymous users): its bytes become a blob, then one transaction
+/// adds the entry. A candidate that already is a stashed blob gets a new entry for the same
+/// blob.
+pub async fn store(req: &Req, cand: Candidate, facts: &Facts) -> Result<StashEntry, ApiError> {
+    req.require_stash_user()?;
+    let (app, user_id) = (&req.app, req.user.id);
     // A URL upload's key has no extension (MediaWiki's quirk, kept).
     let ext = if cand.source == Source::Url {
         String::new()
@@ -142,11 +140,7 @@ pub async fn store(
 /// For recoverable errors: stash the file and add `filekey`/`sessionkey` to the error (or
 /// `stasherrors` when it cannot be stashed).
 pub async fn stash_recoverable(req: &Req, cand: Candidate, facts: &Facts, err: &mut ApiError) {
-    let stored = match req.require_stash_user() {
-        Ok(()) => store(&req.app, req.user.id, cand, facts).await,
-        Err(e) => Err(e),
-    };
-    match stored {
+    match store(req, cand, facts).await {
         Ok(entry) => {
             err.data.insert("filekey".into(), entry.key.clone().into());
             err.data.insert("sessionkey".into(), entry.key.into());
