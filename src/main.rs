@@ -1,8 +1,6 @@
 //! `mwstore`: the server and its administration commands.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -11,9 +9,10 @@ use figment::Figment;
 
 use mwstore_api::auth;
 use mwstore_domain::config::Config;
-use mwstore_storage::{BotPassword, FullRepo, LocalStore, SqliteRepo, StatsRepo, UserRepo};
+use mwstore_storage::{BotPassword, SqliteRepo, UserRepo};
 
 mod bench_cmd;
+mod serve;
 mod upload_cmd;
 
 #[derive(Parser)]
@@ -117,6 +116,18 @@ enum BotCommand {
     },
 }
 
+/// `MWSTORE_*` variables that are not settings: the log filter, fault injection, the password
+/// `mwstore upload` and `mwstore bench` read by default, and anything of the test suite's.
+/// Every other `MWSTORE_*` variable must name a setting, so that a typo is refused.
+const NOT_SETTINGS: &[&str] = &["log", "faults", "password"];
+const NOT_SETTINGS_PREFIXES: &[&str] = &["test_"];
+
+/// Whether `key` (the variable's name after `MWSTORE_`, lower-cased) is not a setting.
+fn not_a_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    NOT_SETTINGS.contains(&key.as_str()) || NOT_SETTINGS_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// Defaults, then the TOML file, then `MWSTORE_*` variables, then flags.
 fn load_config(
     common: &Common,
@@ -132,7 +143,7 @@ fn load_config(
     }
     fig = fig.merge(
         Env::prefixed("MWSTORE_")
-            .ignore(&["LOG", "FAULTS"])
+            .filter(|key| !not_a_setting(key.as_str()))
             .split("__"),
     );
     if let Some(d) = &common.data_dir {
@@ -166,84 +177,6 @@ fn now14() -> String {
 
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
-}
-
-async fn serve(common: Common, listen: Option<String>, public_url: Option<String>) -> Result<()> {
-    let cfg = load_config(&common, listen, public_url)?;
-    let repo = open_repo(&cfg.data_dir).await?;
-    if repo.list_users().await?.is_empty() {
-        let password = auth::generate_password();
-        let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-        repo.create_user(
-            "Admin",
-            &hash,
-            &["sysop".into(), "bureaucrat".into()],
-            &now14(),
-        )
-        .await?;
-        println!("Created user Admin (sysop, bureaucrat) with password: {password}");
-        println!("It is shown only once; change it with `mwstore user passwd Admin`.");
-    }
-    let store = Arc::new(LocalStore::open(&cfg.data_dir).await?);
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
-    let server = if cfg.public_url.is_empty() {
-        format!("http://{addr}")
-    } else {
-        cfg.public_url.clone()
-    };
-    let db_version = repo.db_version().await?;
-    let repo: Arc<dyn FullRepo> = Arc::new(repo);
-    let state = Arc::new(mwstore_api::AppState::new(
-        cfg.clone(),
-        mwstore_api::Backends::local(repo, store),
-        server.clone(),
-        db_version,
-    ));
-    mwstore_api::housekeeping::spawn(
-        state.clone(),
-        std::time::Duration::from_secs(cfg.sweep_interval),
-    );
-    if cfg.run_jobs {
-        mwstore_api::jobs::runner::spawn(state.clone());
-    } else {
-        println!("Upload jobs are held (run_jobs = false): async uploads stay queued.");
-    }
-    let app = mwstore_api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    println!(
-        "mwstore listening on {server}/w/api.php (data in {})",
-        cfg.data_dir.display()
-    );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
-    Ok(())
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 async fn user_command(cmd: UserCommand) -> Result<()> {
@@ -379,7 +312,10 @@ async fn main() -> Result<()> {
             common,
             listen,
             public_url,
-        } => serve(common, listen, public_url).await,
+        } => {
+            let cfg = load_config(&common, listen, public_url)?;
+            serve::run(cfg).await
+        }
         Command::User { command } => user_command(command).await,
         Command::Botpassword { command } => bot_command(command).await,
         Command::Upload(args) => {
