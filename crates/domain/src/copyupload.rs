@@ -141,6 +141,16 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         let v4 = Ipv4Addr::from((v & 0xffff_ffff) as u32);
         return v4_reason(v4).or(Some("a NAT64 address"));
     }
+    // The local-use NAT64 prefix (RFC 8215) puts the IPv4 address wherever the operator
+    // chose, and an IPv4-translated address (::ffff:0:a.b.c.d, RFC 2765) reaches the IPv4
+    // address through a translator: neither can be told public from here.
+    if seg[0] == 0x0064 && seg[1] == 0xff9b && seg[2] == 0x0001 {
+        return Some("a local-use NAT64 address");
+    }
+    if v >> 32 == 0x0000_0000_0000_0000_ffff_0000 {
+        let v4 = Ipv4Addr::from((v & 0xffff_ffff) as u32);
+        return v4_reason(v4).or(Some("an IPv4-translated address"));
+    }
     if seg[0] == 0x2002 {
         let v4 = Ipv4Addr::new(
             (seg[1] >> 8) as u8,
@@ -167,6 +177,20 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     }
     if seg[0] == 0x2001 && seg[1] == 0 {
         return Some("a Teredo address");
+    }
+    if seg[0] == 0x2001 && seg[1] == 0x0002 && seg[2] == 0 {
+        return Some("a benchmarking address");
+    }
+    if seg[0] == 0x2001 && seg[1] & 0xffe0 == 0x0020
+        || seg[0] == 0x2001 && seg[1] & 0xfff0 == 0x0010
+    {
+        return Some("an ORCHID address");
+    }
+    if seg[0] == 0x3fff && seg[1] & 0xf000 == 0 {
+        return Some("a documentation address");
+    }
+    if seg[0] == 0x5f00 {
+        return Some("a segment-routing address");
     }
     if seg[0] == 0x0100 && seg[1] == 0 && seg[2] == 0 && seg[3] == 0 {
         return Some("a discard-only address");
@@ -248,6 +272,13 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
             "2001:db8::1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::8.8.8.8",
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
+            "2001:2::1",
+            "2001:20::1",
+            "3fff::1",
         ] {
             assert!(non_public_reason(ip(a)).is_some(), "{a} must be refused");
         }
