@@ -422,10 +422,11 @@ async fn huge_form_fields_are_refused() {
             }],
         )
         .await;
-    c.error(
+    c.error_with_status(
         &r,
+        413,
         "toolarge",
-        Some("The form fields of the request are larger than the allowed 67108864 bytes."),
+        Some("The form fields of the request are larger than the allowed 8388608 bytes."),
     );
     alive(&mut c, &alice).await;
 
@@ -438,10 +439,11 @@ async fn huge_form_fields_are_refused() {
             ("text", &huge),
         ])
         .await;
-    c.error(
+    c.error_with_status(
         &r,
+        413,
         "toolarge",
-        Some("The request body is larger than the allowed 67108864 bytes of form fields."),
+        Some("The form fields of the request are larger than the allowed 8388608 bytes."),
     );
     alive(&mut c, &alice).await;
 

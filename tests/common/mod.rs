@@ -732,8 +732,20 @@ impl Check {
     /// Checks an API error answer: HTTP 200, `MediaWiki-API-Error: code`, `error.code`,
     /// `error.info` (when given) and the fv1 docref; returns the error object.
     pub fn error(&mut self, r: &Resp, code: &str, info: Option<&str>) -> Value {
+        self.error_with_status(r, 200, code, info)
+    }
+
+    /// [`Check::error`] for an answer with another HTTP status than 200 (the refusals of
+    /// the front door: 408, 413, 429).
+    pub fn error_with_status(
+        &mut self,
+        r: &Resp,
+        expected_status: u16,
+        code: &str,
+        info: Option<&str>,
+    ) -> Value {
         let (status, headers, body) = r;
-        self.eq("HTTP status", *status, 200);
+        self.eq("HTTP status", *status, expected_status);
         self.eq(
             "MediaWiki-API-Error header",
             header(headers, "mediawiki-api-error").as_str(),

@@ -27,6 +27,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
 pub mod params;
 pub mod query;
 
@@ -89,6 +90,10 @@ pub struct AppState {
     pub worker_id: String,
     /// Sessions and users read recently.
     pub cache: auth::cache::Cache,
+    /// Bytes of received files held in the upload spool, per user and in total.
+    pub spool_budget: Arc<limits::Pool>,
+    /// Uploads by URL being fetched, per user and in total.
+    pub url_fetches: Arc<limits::Pool>,
 }
 
 impl AppState {
@@ -96,6 +101,12 @@ impl AppState {
     pub fn new(config: Config, backends: Backends, server: String, db_version: String) -> Self {
         let rights = RightsPolicy::from_config(&config);
         let worker: u64 = rand::random();
+        let spool_budget =
+            limits::Pool::new(config.max_spool_bytes_per_user, config.max_spool_bytes);
+        let url_fetches = limits::Pool::new(
+            config.max_url_fetches_per_user as u64,
+            config.max_url_fetches as u64,
+        );
         AppState {
             config,
             repo: backends.repo,
@@ -110,6 +121,8 @@ impl AppState {
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),
+            spool_budget,
+            url_fetches,
         }
     }
 

@@ -88,6 +88,42 @@ pub struct Config {
     pub cross_site_ajax_domains: Vec<String>,
     /// Cookie prefix (`$wgCookiePrefix`, MediaWiki's default is the DB name).
     pub cookie_prefix: String,
+    /// `$wgMaxArticleSize` in KiB: the largest page text (`text`, and `comment` when it
+    /// becomes the text) an upload may carry.
+    pub max_article_size: u64,
+    /// Most parameters (query string and body together) a request may carry, as PHP's
+    /// `max_input_vars`.
+    pub max_input_vars: usize,
+    /// Most bytes of form fields (everything but file parts) in a request body, as PHP's
+    /// `post_max_size` bounds a form.
+    pub max_form_fields_size: u64,
+    /// Seconds a client has to send a request's whole header (nginx `client_header_timeout`).
+    pub request_header_timeout: u64,
+    /// Seconds without a byte of request body before the request is answered 408 and the
+    /// connection closed (nginx `client_body_timeout`).
+    pub request_body_timeout: u64,
+    /// Seconds an idle keep-alive connection is kept open (nginx `keepalive_timeout`, Apache
+    /// `KeepAliveTimeout`).
+    pub keepalive_timeout: u64,
+    /// Most open connections (nginx `worker_connections`); never more than the open-file
+    /// limit allows.
+    pub max_connections: usize,
+    /// Most open connections from one client address (nginx `limit_conn`). At the limit an
+    /// idle connection of that address is closed to make room, else the new one is refused.
+    pub max_connections_per_address: usize,
+    /// Seconds a shutdown waits for requests in progress before closing their connections.
+    pub shutdown_timeout: u64,
+    /// Most bytes of received files held in the upload spool at once, all users together.
+    pub max_spool_bytes: u64,
+    /// Most bytes of received files held in the upload spool at once for one user.
+    pub max_spool_bytes_per_user: u64,
+    /// Most uploads by URL fetched at once, all users together.
+    pub max_url_fetches: usize,
+    /// Most uploads by URL fetched at once for one user.
+    pub max_url_fetches_per_user: usize,
+    /// Where `/metrics` (Prometheus) is served: empty for the main listen address, an
+    /// address such as `127.0.0.1:9090` for a listener of its own, or `off`.
+    pub metrics_listen: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -112,6 +148,42 @@ impl Config {
         }
         if self.job_lease_seconds < 3 {
             return Err("job_lease_seconds must be at least 3".into());
+        }
+        for (name, v) in [
+            ("request_header_timeout", self.request_header_timeout),
+            ("request_body_timeout", self.request_body_timeout),
+            ("keepalive_timeout", self.keepalive_timeout),
+            ("max_article_size", self.max_article_size),
+            ("max_form_fields_size", self.max_form_fields_size),
+            ("max_spool_bytes", self.max_spool_bytes),
+            ("max_spool_bytes_per_user", self.max_spool_bytes_per_user),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be greater than 0"));
+            }
+        }
+        for (name, v) in [
+            ("max_input_vars", self.max_input_vars),
+            ("max_connections", self.max_connections),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address,
+            ),
+            ("max_url_fetches", self.max_url_fetches),
+            ("max_url_fetches_per_user", self.max_url_fetches_per_user),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be greater than 0"));
+            }
+        }
+        if !self.metrics_listen.is_empty()
+            && self.metrics_listen != "off"
+            && self.metrics_listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "metrics_listen must be empty, \"off\" or an address such as 127.0.0.1:9090 (got {:?})",
+                self.metrics_listen
+            ));
         }
         if self.sweep_interval == 0 {
             return Err("sweep_interval must be greater than 0".into());
@@ -214,6 +286,20 @@ impl Default for Config {
             show_hostnames: false,
             cross_site_ajax_domains: Vec::new(),
             cookie_prefix: "mwstore".into(),
+            max_article_size: 2048,
+            max_input_vars: 1000,
+            max_form_fields_size: 8 * 1024 * 1024,
+            request_header_timeout: 30,
+            request_body_timeout: 60,
+            keepalive_timeout: 20,
+            max_connections: 16384,
+            max_connections_per_address: 512,
+            shutdown_timeout: 30,
+            max_spool_bytes: 8 * 1024 * 1024 * 1024,
+            max_spool_bytes_per_user: 1024 * 1024 * 1024,
+            max_url_fetches: 16,
+            max_url_fetches_per_user: 2,
+            metrics_listen: String::new(),
         }
     }
 }

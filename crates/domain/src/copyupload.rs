@@ -181,9 +181,7 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     if seg[0] == 0x2001 && seg[1] == 0x0002 && seg[2] == 0 {
         return Some("a benchmarking address");
     }
-    if seg[0] == 0x2001 && seg[1] & 0xffe0 == 0x0020
-        || seg[0] == 0x2001 && seg[1] & 0xfff0 == 0x0010
-    {
+    if seg[0] == 0x2001 && (seg[1] & 0xffe0 == 0x0020 || seg[1] & 0xfff0 == 0x0010) {
         return Some("an ORCHID address");
     }
     if seg[0] == 0x3fff && seg[1] & 0xf000 == 0 {

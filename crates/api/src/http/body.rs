@@ -10,16 +10,117 @@ use mwstore_multipart::{parse_boundary, Limits, MultipartReader};
 use mwstore_storage::UploadSpool;
 
 use crate::error::{ApiError, Code};
+use crate::limits::{Exceeded, Share};
 use crate::params::{Params, UploadedFile};
 
-/// Limits on what a request body may carry besides files.
+/// Limits on what a request may carry.
 pub struct BodyLimits {
     /// Largest file part kept; larger ones are discarded and flagged.
     pub max_file: u64,
     /// Total bytes of text fields (urlencoded bodies included).
-    pub max_fields: usize,
+    pub max_fields: u64,
     /// Bytes read past `max_file` before the request is cut off.
     pub max_discard: u64,
+    /// Parameters (query string and body together), as PHP's `max_input_vars`.
+    pub max_vars: usize,
+    /// Seconds the body may pause (for the 408 answer's text; the timer is the server's).
+    pub body_timeout_secs: u64,
+}
+
+/// What a request may still send, counted down as it is read.
+pub struct Budget {
+    vars_left: usize,
+    max_vars: usize,
+}
+
+impl Budget {
+    pub fn new(limits: &BodyLimits) -> Budget {
+        Budget {
+            vars_left: limits.max_vars,
+            max_vars: limits.max_vars,
+        }
+    }
+
+    /// Counts one more parameter.
+    fn var(&mut self) -> Result<(), ApiError> {
+        match self.vars_left.checked_sub(1) {
+            Some(n) => {
+                self.vars_left = n;
+                Ok(())
+            }
+            None => Err(ApiError::new(
+                Code::TooManyParams,
+                format!(
+                    "The request has more than the allowed {} parameters.",
+                    crate::params::format_num(i64::try_from(self.max_vars).unwrap_or(i64::MAX))
+                ),
+            )),
+        }
+    }
+}
+
+/// Whether the request may send file parts, decided from its headers and session before
+/// its body is read.
+pub struct FileGate {
+    /// The answer for any file part, when none may come (an anonymous request where
+    /// anonymous users may not upload).
+    pub refusal: Option<ApiError>,
+    /// The request's share of the upload spool, grown as file bytes are staged.
+    pub share: Share,
+}
+
+fn file_part_refused(info: &str) -> ApiError {
+    ApiError::new(Code::BadUpload, info.to_owned())
+}
+
+impl FileGate {
+    /// Whether the file part `name` may be taken, given the parameters read so far and the
+    /// file parts taken already.
+    fn check(&mut self, name: &str, params: &Params, taken: usize) -> Result<(), ApiError> {
+        if let Some(r) = self.refusal.take() {
+            // MediaWiki checks the token before the rights: a client that sent its token
+            // before the file gets that answer.
+            if params
+                .raw("token")
+                .is_some_and(|t| t != crate::auth::session::ANON_TOKEN)
+            {
+                return Err(ApiError::new(Code::BadToken, "Invalid CSRF token."));
+            }
+            return Err(r);
+        }
+        if params.raw("action") != Some("upload") {
+            return Err(file_part_refused(
+                "A file part was sent before \"action=upload\" or for another action: files are accepted only for action=upload.",
+            ));
+        }
+        if name != "file" && name != "chunk" {
+            return Err(file_part_refused(&format!(
+                "File parts are accepted only as \"file\" or \"chunk\" (got \"{name}\")."
+            )));
+        }
+        if taken > 0 {
+            return Err(file_part_refused(
+                "Only one file part (\"file\" or \"chunk\") is accepted per request.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn grow(&mut self, n: u64) -> Result<(), ApiError> {
+        self.share.grow(n).map_err(|which| {
+            let whose = match which {
+                Exceeded::Holder => "you",
+                Exceeded::Total => "everyone together",
+            };
+            let mut e = ApiError::new(
+                Code::RateLimited,
+                format!("You've exceeded your rate limit: too many bytes of uploads are being received at once for {whose}. Please wait some time and try again."),
+            );
+            e.status = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            e.headers.push(("retry-after", "10".into()));
+            e
+        })
+    }
 }
 
 fn split_pairs(bytes: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
@@ -44,11 +145,37 @@ fn form_decode(s: &[u8]) -> Vec<u8> {
 }
 
 /// Parses the query string into `params`.
-pub fn read_query(params: &mut Params, query: Option<&str>) {
+pub fn read_query(
+    params: &mut Params,
+    query: Option<&str>,
+    budget: &mut Budget,
+) -> Result<(), ApiError> {
     if let Some(q) = query {
         for (k, v) in split_pairs(q.as_bytes()) {
+            budget.var()?;
             params.push_query(&k, &v);
         }
+    }
+    Ok(())
+}
+
+/// The request's declared body length, if any.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Maps a failure of the body stream: the idle timeout becomes 408.
+fn stream_error(e: &(dyn std::error::Error + 'static), timeout_secs: u64) -> ApiError {
+    if crate::http::server::is_body_timeout(e) {
+        ApiError::new(
+            Code::RequestTimeout,
+            format!("No part of the request body arrived for {timeout_secs} seconds."),
+        )
+    } else {
+        body_error("The request body could not be read.")
     }
 }
 
@@ -91,61 +218,86 @@ fn body_error(info: &str) -> ApiError {
     ApiError::new(Code::BadUpload, info.to_owned())
 }
 
-/// Reads an urlencoded body.
+pub fn fields_too_large(max: u64) -> ApiError {
+    ApiError::new(
+        Code::TooLarge,
+        format!("The form fields of the request are larger than the allowed {max} bytes."),
+    )
+}
+
+/// Reads an urlencoded body, counting parameters as they arrive so that a body with too
+/// many is refused after reading no more than that.
 pub async fn read_urlencoded(
     params: &mut Params,
     body: Body,
     limits: &BodyLimits,
+    budget: &mut Budget,
 ) -> Result<(), ApiError> {
+    let timeout_secs = limits.body_timeout_secs;
     let mut buf: Vec<u8> = Vec::new();
     let mut stream = body.into_data_stream();
+    // Separators seen so far: a body of N parameters has at least N - 1 of them.
+    let mut seps = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| body_error("The request body could not be read."))?;
-        if buf.len() + chunk.len() > limits.max_fields {
-            // Read (and drop) the rest, within bounds, so the client gets to read the answer
-            // instead of a broken pipe.
-            let mut drained = 0u64;
-            while let Some(Ok(c)) = stream.next().await {
-                drained += c.len() as u64;
-                if drained > limits.max_discard {
-                    break;
-                }
-            }
-            return Err(ApiError::new(
-                Code::TooLarge,
-                format!(
-                    "The request body is larger than the allowed {} bytes of form fields.",
-                    limits.max_fields
-                ),
-            ));
+        let chunk = chunk.map_err(|e| stream_error(&e, timeout_secs))?;
+        if (buf.len() + chunk.len()) as u64 > limits.max_fields {
+            return Err(fields_too_large(limits.max_fields));
+        }
+        seps += memchr::memchr_iter(b'&', &chunk).count();
+        if seps >= budget.vars_left.saturating_add(1) {
+            return Err(budget_exceeded(budget));
         }
         buf.extend_from_slice(&chunk);
     }
     for (k, v) in split_pairs(&buf) {
+        budget.var()?;
         params.push_body(&k, &v);
     }
     Ok(())
 }
 
-/// Reads a multipart body, staging file parts in the upload spool.
+fn budget_exceeded(budget: &mut Budget) -> ApiError {
+    budget.vars_left = 0;
+    match budget.var() {
+        Err(e) => e,
+        Ok(()) => body_error("The request body could not be read."),
+    }
+}
+
+/// Reads a multipart body, staging the one file part the request may send in the upload
+/// spool. A file part that may not be taken ends the reading at once.
 pub async fn read_multipart(
     params: &mut Params,
     body: Body,
     boundary: &str,
     spool: &dyn UploadSpool,
     limits: &BodyLimits,
+    budget: &mut Budget,
+    gate: &mut FileGate,
 ) -> Result<(), ApiError> {
+    let timeout_secs = limits.body_timeout_secs;
     let stream = body.into_data_stream();
     let mut reader = MultipartReader::new(stream, boundary, Limits::default());
-    let mut field_bytes = 0usize;
+    let mut field_bytes = 0u64;
+    let mut files = 0usize;
+    let error = |e: &mwstore_multipart::MultipartError| match e {
+        mwstore_multipart::MultipartError::Stream(inner) => {
+            stream_error(inner.as_ref(), timeout_secs)
+        }
+        mwstore_multipart::MultipartError::TooManyParts => budget_error_text(limits.max_vars),
+        other => multipart_error(other),
+    };
     loop {
         let part = match reader.next_part().await {
             Ok(Some(p)) => p,
             Ok(None) => break,
-            Err(e) => return Err(multipart_error(&e)),
+            Err(e) => return Err(error(&e)),
         };
+        budget.var()?;
         match part.filename {
             Some(part_filename) => {
+                gate.check(&part.name, params, files)?;
+                files += 1;
                 // A chunk's bytes are hashed as they are appended to their upload (the
                 // running hash of the whole file); a hash of the chunk alone is never used.
                 let mut staged = spool.stage(part.name != "chunk").await?;
@@ -155,7 +307,7 @@ pub async fn read_multipart(
                     let chunk = match reader.read_chunk().await {
                         Ok(Some(c)) => c,
                         Ok(None) => break,
-                        Err(e) => return Err(multipart_error(&e)),
+                        Err(e) => return Err(error(&e)),
                     };
                     size += chunk.len() as u64;
                     if size > limits.max_file {
@@ -165,6 +317,7 @@ pub async fn read_multipart(
                         }
                         continue;
                     }
+                    gate.grow(chunk.len() as u64)?;
                     staged.write(chunk).await?;
                 }
                 let staged = staged.finish().await?;
@@ -185,21 +338,15 @@ pub async fn read_multipart(
             }
             None => {
                 let remaining = limits.max_fields.saturating_sub(field_bytes);
+                let remaining = usize::try_from(remaining).unwrap_or(usize::MAX);
                 let value = match reader.read_to_vec(remaining).await {
                     Ok(v) => v,
                     Err(mwstore_multipart::MultipartError::FieldTooLarge) => {
-                        drain(&mut reader, limits.max_discard).await;
-                        return Err(ApiError::new(
-                            Code::TooLarge,
-                            format!(
-                                "The form fields of the request are larger than the allowed {} bytes.",
-                                limits.max_fields
-                            ),
-                        ));
+                        return Err(fields_too_large(limits.max_fields));
                     }
-                    Err(e) => return Err(multipart_error(&e)),
+                    Err(e) => return Err(error(&e)),
                 };
-                field_bytes += value.len();
+                field_bytes += value.len() as u64;
                 params.push_body(part.name.as_bytes(), &value);
             }
         }
@@ -207,30 +354,12 @@ pub async fn read_multipart(
     Ok(())
 }
 
-/// Reads and drops the rest of a refused body, up to `max` bytes, so that the client can
-/// read the answer (a server that stops reading makes many clients fail with a broken
-/// pipe instead).
-async fn drain<S, E>(reader: &mut MultipartReader<S>, max: u64)
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    let mut drained = 0u64;
-    loop {
-        match reader.read_chunk().await {
-            Ok(Some(c)) => {
-                drained += c.len() as u64;
-                if drained > max {
-                    return;
-                }
-            }
-            Ok(None) => match reader.next_part().await {
-                Ok(Some(_)) => continue,
-                _ => return,
-            },
-            Err(_) => return,
-        }
-    }
+fn budget_error_text(max: usize) -> ApiError {
+    let mut b = Budget {
+        vars_left: 0,
+        max_vars: max,
+    };
+    budget_exceeded(&mut b)
 }
 
 /// `file-too-large` for a body part over the limit.

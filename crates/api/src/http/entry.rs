@@ -16,8 +16,15 @@ use crate::context::{Req, UserCtx};
 use crate::error::{ApiError, Code};
 use crate::http::body::{self, BodyKind, BodyLimits};
 use crate::http::output::{self, ErrorFormat, Format, OutputOptions};
+use crate::http::server::Conn;
+use crate::limits::Holder;
 use crate::params::Params;
 use crate::AppState;
+
+/// Bytes of a refused body read and dropped for an anonymous client before its connection is
+/// closed (so that it can read the answer), and for a logged-in one.
+const DISCARD_ANON: u64 = 2 * 1024 * 1024;
+const DISCARD_KNOWN: u64 = 64 * 1024 * 1024;
 
 /// Entry point for `/w/api.php`.
 pub async fn entry(State(app): State<Arc<AppState>>, request: Request<Body>) -> Response<Body> {
@@ -90,8 +97,33 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
         return output::render(Err(e), &[], "main", &opts, Vec::new());
     }
     let is_post = method == Method::POST;
+    let conn = parts.extensions.get::<Arc<Conn>>().cloned();
+    // A request answered before its body was read to the end closes its connection (after
+    // a short lingering read, so that the client sees the answer).
+    // Anonymous clients get little of that; known users (whose clients may not read an
+    // answer before they have sent everything) get more.
+    let cut = |extra: &mut Vec<(HeaderName, HeaderValue)>, known: bool| {
+        if let Some(c) = &conn {
+            c.linger_after_response(if known { DISCARD_KNOWN } else { DISCARD_ANON });
+        }
+        extra.push((header::CONNECTION, HeaderValue::from_static("close")));
+    };
+    let mut limits = BodyLimits {
+        max_file: app.config.max_upload_size,
+        max_fields: app.config.max_form_fields_size,
+        max_discard: DISCARD_ANON,
+        max_vars: app.config.max_input_vars,
+        body_timeout_secs: app.config.request_body_timeout,
+    };
+    let mut budget = body::Budget::new(&limits);
     let mut params = Params::default();
-    body::read_query(&mut params, parts.uri.query());
+    if let Err(e) = body::read_query(&mut params, parts.uri.query(), &mut budget) {
+        let mut extra = Vec::new();
+        if is_post {
+            cut(&mut extra, false);
+        }
+        return output::render(Err(e), &[], "main", &opts, extra);
+    }
 
     // 1. CORS (origin must come in the query string).
     let mut extra_headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
@@ -194,72 +226,9 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
         return Response::new(Body::empty());
     }
 
-    // Read the body.
-    let limits = BodyLimits {
-        max_file: app.config.max_upload_size,
-        max_fields: 64 * 1024 * 1024,
-        max_discard: 64 * 1024 * 1024,
-    };
-    // A body that could not be read to its end leaves the connection unusable: say so.
-    let close = (header::CONNECTION, HeaderValue::from_static("close"));
-    match body::body_kind(&parts.headers, is_post) {
-        BodyKind::UrlEncoded => {
-            if let Err(e) = body::read_urlencoded(&mut params, body, &limits).await {
-                extra_headers.push(close);
-                return output::render(Err(e), &[], "main", &opts, extra_headers);
-            }
-        }
-        BodyKind::Multipart(boundary) => {
-            if let Err(e) =
-                body::read_multipart(&mut params, body, &boundary, app.spool.as_ref(), &limits)
-                    .await
-            {
-                extra_headers.push(close);
-                return output::render(Err(e), &[], "main", &opts, extra_headers);
-            }
-        }
-        BodyKind::Missing => {
-            params.warn_deprecated(
-                "main",
-                "A POST request was made without a \"Content-Type\" header. This does not work reliably.",
-            );
-        }
-        BodyKind::None | BodyKind::Other => {}
-    }
-
-    // 3. Main parameters.
-    let fv2 = matches!(params.raw("formatversion"), Some("2") | Some("latest"));
-    opts.fv2 = fv2;
     if params.raw("callback").is_some() {
         untrusted = true;
-        opts.callback = params.raw("callback").map(str::to_owned);
     }
-    opts.utf8 = params.flag("utf8");
-    opts.ascii = params.flag("ascii");
-    opts.curtimestamp = params.flag("curtimestamp");
-    opts.requestid = params.raw("requestid").map(str::to_owned);
-    if let Some(ef) = params.raw("errorformat") {
-        if let Some(f) = ErrorFormat::parse(ef) {
-            opts.errorformat = f;
-        }
-    }
-    params.touch("servedby");
-    params.touch("uselang");
-    params.touch("errorlang");
-    params.touch("errorsuselocal");
-    params.touch("responselanginfo");
-    params.touch("smaxage");
-    params.touch("maxage");
-    params.touch("origin");
-    let format = params.raw("format").unwrap_or("jsonfm").to_owned();
-    opts.format = match format.as_str() {
-        "json" => Format::Json,
-        "jsonfm" | "rawfm" => Format::JsonFm,
-        "none" => Format::None,
-        _ => Format::JsonFm,
-    };
-    let action = params.raw("action").map(str::to_owned);
-
     let mut req = Req {
         app: app.clone(),
         params,
@@ -272,10 +241,147 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
         session_dirty: false,
         user: UserCtx::default(),
         set_cookies: Vec::new(),
-        fv2,
+        fv2: false,
         module: "main".into(),
         secure: app.server.starts_with("https://"),
     };
+
+    // The session and the user, known before the body is read: what the body may carry
+    // depends on them.
+    if let Err(e) = load_session(&mut req).await {
+        let mut extra = extra_headers;
+        if is_post {
+            cut(&mut extra, false);
+        }
+        return output::render(Err(e), &[], "main", &opts, extra);
+    }
+
+    // Read the body.
+    let known = !req.user.is_anon();
+    if known {
+        limits.max_discard = DISCARD_KNOWN;
+    }
+    let kind = body::body_kind(&parts.headers, is_post);
+    let declared = body::content_length(&parts.headers);
+    let holder = if req.user.is_anon() {
+        Holder::Address(req.client_ip.clone())
+    } else {
+        Holder::User(req.user.id)
+    };
+    let mut gate = body::FileGate {
+        refusal: (req.user.is_anon() && !req.user.can("upload")).then(|| {
+            ApiError::new(
+                Code::MustBeLoggedIn,
+                "You must be logged in to upload this file.",
+            )
+        }),
+        share: app.spool_budget.share(holder),
+    };
+    let early = match &kind {
+        // Too large to be read at all: refused on its declared length.
+        BodyKind::UrlEncoded => declared
+            .filter(|n| *n > limits.max_fields)
+            .map(|_| body::fields_too_large(limits.max_fields)),
+        BodyKind::Multipart(_) => declared
+            .filter(|n| {
+                *n > limits
+                    .max_file
+                    .saturating_add(limits.max_fields)
+                    .saturating_add(1024 * 1024)
+            })
+            .map(|_| body::file_too_large(limits.max_file)),
+        _ => None,
+    };
+    let read = match early {
+        Some(e) => Err(e),
+        None => match kind {
+            BodyKind::UrlEncoded => {
+                body::read_urlencoded(&mut req.params, body, &limits, &mut budget).await
+            }
+            BodyKind::Multipart(boundary) => {
+                body::read_multipart(
+                    &mut req.params,
+                    body,
+                    &boundary,
+                    app.spool.as_ref(),
+                    &limits,
+                    &mut budget,
+                    &mut gate,
+                )
+                .await
+            }
+            BodyKind::Missing => {
+                req.params.warn_deprecated(
+                    "main",
+                    "A POST request was made without a \"Content-Type\" header. This does not work reliably.",
+                );
+                Ok(())
+            }
+            BodyKind::None | BodyKind::Other => Ok(()),
+        },
+    };
+    if let Err(e) = read {
+        // What was staged is dropped with the request (nothing stays in the spool).
+        cut(&mut extra_headers, known);
+        metrics::counter!("mwstore_requests_refused_total", "reason" => e.code.clone())
+            .increment(1);
+        return output::render(Err(e), &[], "main", &opts, extra_headers);
+    }
+    // A callback in the body makes the request untrusted too: it runs without its session.
+    if !req.untrusted && req.params.raw("callback").is_some() {
+        req.untrusted = true;
+        if req.session.take().is_some() {
+            if let Err(e) = req.load_user(0, None, None).await {
+                return output::render(Err(e), &[], "main", &opts, extra_headers);
+            }
+        }
+    }
+
+    // 3. Main parameters.
+    let fv2 = matches!(req.params.raw("formatversion"), Some("2") | Some("latest"));
+    opts.fv2 = fv2;
+    req.fv2 = fv2;
+    if req.params.raw("callback").is_some() {
+        // Only what a JavaScript function reference needs survives, as MediaWiki filters it:
+        // word characters, dots, brackets and quotes.
+        opts.callback = req.params.raw("callback").map(|c| {
+            c.chars()
+                .filter(|ch| {
+                    ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '[' | ']' | '\'' | '"')
+                })
+                .collect()
+        });
+    }
+    opts.utf8 = req.params.flag("utf8");
+    opts.ascii = req.params.flag("ascii");
+    opts.curtimestamp = req.params.flag("curtimestamp");
+    opts.requestid = req.params.raw("requestid").map(str::to_owned);
+    if let Some(ef) = req.params.raw("errorformat") {
+        if let Some(f) = ErrorFormat::parse(ef) {
+            opts.errorformat = f;
+        }
+    }
+    for name in [
+        "servedby",
+        "uselang",
+        "errorlang",
+        "errorsuselocal",
+        "responselanginfo",
+        "smaxage",
+        "maxage",
+        "origin",
+    ] {
+        req.params.touch(name);
+    }
+    let format = req.params.raw("format").unwrap_or("jsonfm").to_owned();
+    opts.format = match format.as_str() {
+        "json" => Format::Json,
+        "jsonfm" | "rawfm" => Format::JsonFm,
+        "none" => Format::None,
+        _ => Format::JsonFm,
+    };
+    let action = req.params.raw("action").map(str::to_owned);
+    let started = std::time::Instant::now();
 
     let result = run(&mut req, &format, action.as_deref()).await;
     let module = req.module.clone();
@@ -308,6 +414,11 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
             extra_headers.push((header::SET_COOKIE, v));
         }
     }
+    let code = match &result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code.clone(),
+    };
+    count_request(action.as_deref(), code, started);
     let result = match result {
         Ok(RunOutcome::Data(d)) => Ok(d),
         Ok(RunOutcome::Raw(r)) => return r,
@@ -315,6 +426,42 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     };
     let warnings = crate::params::lock(&req.params.warnings).clone();
     output::render(result, &warnings, &module, &opts, extra_headers)
+}
+
+/// Counts a request by action and result code, and times uploads.
+fn count_request(action: Option<&str>, code: String, started: std::time::Instant) {
+    let action = match action {
+        None => "help",
+        Some(a) if crate::params::table::ACTIONS.contains(&a) => a,
+        Some(_) => "other",
+    }
+    .to_owned();
+    if action == "upload" {
+        metrics::histogram!("mwstore_upload_duration_seconds", "code" => code.clone())
+            .record(started.elapsed().as_secs_f64());
+    }
+    metrics::counter!("mwstore_requests_total", "action" => action, "code" => code).increment(1);
+}
+
+/// Loads the request's session (unless the request is untrusted) and its user.
+async fn load_session(req: &mut Req) -> Result<(), ApiError> {
+    let app = req.app.clone();
+    if !req.untrusted {
+        let found = crate::auth::cache::session_of(&app, &req.headers, Req::now(), |_| true);
+        if let Some((name, s)) = found.await? {
+            req.session_cookie = name;
+            // Sliding expiry, written back only when half the lifetime has passed.
+            if s.expires - Req::now() < SESSION_TTL / 2 {
+                req.session_dirty = true;
+            }
+            req.session = Some(s);
+        }
+    }
+    let (uid, bot, grants) = match &req.session {
+        Some(s) => (s.user_id, s.bot_app.clone(), s.grants.clone()),
+        None => (0, None, None),
+    };
+    req.load_user(uid, bot, grants).await
 }
 
 fn hostname() -> String {
@@ -349,25 +496,6 @@ async fn run(req: &mut Req, format: &str, action: Option<&str>) -> Result<RunOut
     if !crate::params::table::ACTIONS.contains(&action.as_str()) {
         return Err(ApiError::bad_value("action", &action));
     }
-
-    // Session and user.
-    let app = req.app.clone();
-    if !req.untrusted {
-        let found = crate::auth::cache::session_of(&app, &req.headers, Req::now(), |_| true);
-        if let Some((name, s)) = found.await? {
-            req.session_cookie = name;
-            // Sliding expiry, written back only when half the lifetime has passed.
-            if s.expires - Req::now() < SESSION_TTL / 2 {
-                req.session_dirty = true;
-            }
-            req.session = Some(s);
-        }
-    }
-    let (uid, bot, grants) = match &req.session {
-        Some(s) => (s.user_id, s.bot_app.clone(), s.grants.clone()),
-        None => (0, None, None),
-    };
-    req.load_user(uid, bot, grants).await?;
 
     // 4. assert / assertuser.
     if let Some(a) = req.params.string("assert")? {

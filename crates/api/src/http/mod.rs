@@ -6,3 +6,4 @@ pub mod entry;
 pub mod html;
 pub mod output;
 pub mod request_id;
+pub mod server;

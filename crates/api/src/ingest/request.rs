@@ -113,10 +113,31 @@ impl UploadRequest {
             .and_then(|s| s.trim().parse::<u128>().ok())
             .is_some_and(|s| s > cfg.max_upload_size as u128);
         let enable_uploads = cfg.enable_uploads;
+        let max_article_kib = cfg.max_article_size;
         let async_mode = p.flag("async") && cfg.enable_async_uploads;
         req.check_module(Some("csrf"), true, true)?;
         if !enable_uploads {
             return Err(ApiError::new(Code::UploadDisabled, "Uploads disabled."));
+        }
+        // The page text (or the comment that stands in for it) must fit a page.
+        let max_article = max_article_kib.saturating_mul(1024);
+        for name in ["text", "comment"] {
+            if p.str(name).is_some_and(|v| v.len() as u64 > max_article) {
+                return Err(ApiError::new(
+                    Code::ContentTooBig,
+                    format!(
+                        "The content you supplied exceeds the article size limit of {} {}.",
+                        crate::params::format_num(
+                            i64::try_from(max_article_kib).unwrap_or(i64::MAX)
+                        ),
+                        if max_article_kib == 1 {
+                            "kibibyte"
+                        } else {
+                            "kibibytes"
+                        }
+                    ),
+                ));
+            }
         }
         let opts = Options {
             comment: p.str("comment").unwrap_or_default().to_owned(),

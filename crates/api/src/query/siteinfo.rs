@@ -251,7 +251,7 @@ fn general(ctx: &SiteContext, fv2: bool) -> Value {
         .set("fallback8bitEncoding", "windows-1252")
         .flag("readonly", false)
         .flag("writeapi", true)
-        .set("maxarticlesize", 2_097_152u64)
+        .set("maxarticlesize", cfg.max_article_size.saturating_mul(1024))
         .set("timezone", "UTC")
         .set("timeoffset", 0)
         .set("articlepath", format!("{sp}/index.php?title=$1"))

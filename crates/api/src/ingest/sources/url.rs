@@ -18,6 +18,7 @@ use mwstore_storage::Staged;
 use crate::context::Req;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Body, Candidate, Source};
+use crate::limits::{Exceeded, Holder, Share};
 use crate::AppState;
 
 /// The file at `url` as a candidate: the feature and the URL are checked, then the rights
@@ -32,6 +33,7 @@ pub async fn receive(req: &Req, url: &str) -> Result<Candidate, ApiError> {
     }
     let checked = check_url(app, url)?;
     req.require_upload_rights(&["upload_by_url", "upload", "edit"])?;
+    let _slot = fetch_slot(req).await?;
     let staged = fetch(app, checked).await?;
     Ok(Candidate {
         size: staged.size,
@@ -40,6 +42,41 @@ pub async fn receive(req: &Req, url: &str) -> Result<Candidate, ApiError> {
         body: Body::Staged(staged),
         source: Source::Url,
     })
+}
+
+/// A place among the fetches running at once (per user and in total). A request that finds
+/// none is answered `ratelimited` at once; a queued job waits for one.
+async fn fetch_slot(req: &Req) -> Result<Share, ApiError> {
+    let holder = if req.user.is_anon() {
+        Holder::Address(req.client_ip.clone())
+    } else {
+        Holder::User(req.user.id)
+    };
+    // A job has no session cookie: it was queued by a request that had one.
+    let in_job = req.session_cookie.is_empty();
+    let deadline = Instant::now() + Duration::from_secs(req.app.config.copy_upload_timeout);
+    loop {
+        let mut slot = req.app.url_fetches.share(holder.clone());
+        match slot.grow(1) {
+            Ok(()) => return Ok(slot),
+            Err(_) if in_job && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(which) => {
+                let whose = match which {
+                    Exceeded::Holder => "for you",
+                    Exceeded::Total => "for everyone together",
+                };
+                let mut e = ApiError::new(
+                    Code::RateLimited,
+                    format!("You've exceeded your rate limit: too many uploads by URL are being fetched at once {whose}. Please wait some time and try again."),
+                );
+                e.status = axum::http::StatusCode::TOO_MANY_REQUESTS;
+                e.headers.push(("retry-after", "5".into()));
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// An error with its causes ("client error (Connect): tcp connect error: Connection

@@ -1,0 +1,550 @@
+//! The front door: accepting connections and running HTTP on them with the limits a server
+//! facing the internet needs without a proxy in front of it.
+//!
+//! - A client has [`FrontDoor::header_timeout`] to send a request's whole header (hyper's
+//!   header-read timer, which also runs while a keep-alive connection waits for its next
+//!   request), and [`FrontDoor::body_timeout`] between two pieces of a request body
+//!   ([`TimeoutBody`]; the API answers 408 and closes).
+//! - A connection that is idle (no request in progress) for [`FrontDoor::keepalive_timeout`]
+//!   is closed by the reaper.
+//! - Open connections are capped in total and per client address. At a cap, the idle
+//!   connection that has been quiet longest (of that address, or of anyone) is closed to make
+//!   room; when none is idle, the new connection gets a short 503 and is closed. So a flood
+//!   of half-open connections from one address can neither starve the file-descriptor table
+//!   nor lock out a normal client of the same address.
+//! - A response sent before its request body was read (a refusal) is followed by a bounded
+//!   lingering close: the rest of the body is read and dropped for a short while, so that
+//!   the client sees the answer instead of a reset.
+//! - Shutdown stops accepting, lets requests in progress finish for up to
+//!   [`FrontDoor::shutdown_timeout`], then closes what is left.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
+
+use mwstore_domain::config::Config;
+
+use crate::params::lock;
+
+/// The limits the front door applies.
+#[derive(Debug, Clone)]
+pub struct FrontDoor {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub shutdown_timeout: Duration,
+    /// How long the lingering read after a refusal lasts at most.
+    pub linger_timeout: Duration,
+}
+
+/// Descriptors kept free for the database, blobs and fetches when the connection cap is
+/// derived from the open-file limit.
+const RESERVED_FILES: u64 = 256;
+
+impl FrontDoor {
+    /// The limits of a configuration, with the connection cap lowered to what
+    /// `open_files_limit` (the process's soft `RLIMIT_NOFILE`) allows.
+    pub fn from_config(cfg: &Config, open_files_limit: Option<u64>) -> FrontDoor {
+        let mut max = cfg.max_connections;
+        if let Some(limit) = open_files_limit {
+            let room = limit.saturating_sub(RESERVED_FILES).max(16);
+            max = max.min(usize::try_from(room).unwrap_or(usize::MAX));
+        }
+        FrontDoor {
+            header_timeout: Duration::from_secs(cfg.request_header_timeout),
+            body_timeout: Duration::from_secs(cfg.request_body_timeout),
+            keepalive_timeout: Duration::from_secs(cfg.keepalive_timeout),
+            max_connections: max,
+            max_connections_per_address: cfg.max_connections_per_address.min(max),
+            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout),
+            linger_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Milliseconds since the process's first use of this clock (cheap to store atomically).
+fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One open connection, as the registry, the reaper and its requests see it.
+pub struct Conn {
+    id: u64,
+    peer: SocketAddr,
+    /// Requests whose response has not been sent in full.
+    in_flight: AtomicUsize,
+    /// When a byte last came in or a response last finished.
+    last_active: AtomicU64,
+    /// Closes the connection at once (eviction, keep-alive reaping).
+    kill: Notify,
+    killed: AtomicBool,
+    /// Bytes to read and drop after the response, set by a handler that answered without
+    /// reading its request body to the end (0: none).
+    linger: AtomicU64,
+}
+
+impl Conn {
+    /// Asks for a lingering close of this connection, reading and dropping up to `bytes`
+    /// of the request body it did not read (within [`FrontDoor::linger_timeout`]).
+    pub fn linger_after_response(&self, bytes: u64) {
+        self.linger.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    fn touch(&self) {
+        self.last_active.store(now_ms(), Ordering::Relaxed);
+    }
+
+    fn idle_for(&self, now: u64) -> Option<u64> {
+        (self.in_flight.load(Ordering::Acquire) == 0)
+            .then(|| now.saturating_sub(self.last_active.load(Ordering::Relaxed)))
+    }
+
+    fn close(&self, why: &'static str) {
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            metrics::counter!("mwstore_connections_closed_total", "reason" => why).increment(1);
+            self.kill.notify_one();
+        }
+    }
+}
+
+/// Why a connection was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    PerAddress,
+    Total,
+}
+
+impl Refusal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Refusal::PerAddress => "per_address",
+            Refusal::Total => "total",
+        }
+    }
+}
+
+/// The open connections, by client address.
+pub struct Registry {
+    limits: FrontDoor,
+    by_address: Mutex<HashMap<IpAddr, Vec<Arc<Conn>>>>,
+    total: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+/// Removes a connection from the registry when its task ends.
+struct Registered {
+    registry: Arc<Registry>,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.remove(&self.conn);
+    }
+}
+
+impl Registry {
+    pub fn new(limits: FrontDoor) -> Arc<Registry> {
+        Arc::new(Registry {
+            limits,
+            by_address: Mutex::new(HashMap::new()),
+            total: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// Open connections.
+    pub fn open(&self) -> usize {
+        self.total.load(Ordering::Acquire)
+    }
+
+    /// Takes a new connection from `peer`, closing an idle one to make room at a cap.
+    fn admit(self: &Arc<Self>, peer: SocketAddr) -> Result<Registered, Refusal> {
+        let now = now_ms();
+        let mut map = lock(&self.by_address);
+        let ip = peer.ip();
+        let mine = map.get(&ip).map_or(0, Vec::len);
+        if mine >= self.limits.max_connections_per_address {
+            let victim = map
+                .get(&ip)
+                .and_then(|conns| longest_idle(conns.iter(), now));
+            match victim {
+                Some(v) => {
+                    v.close("evicted");
+                    // Counted out now, so that the closing one does not hold the slot.
+                    Self::forget(&mut map, &v, &self.total);
+                }
+                None => return Err(Refusal::PerAddress),
+            }
+        }
+        if self.total.load(Ordering::Acquire) >= self.limits.max_connections {
+            match longest_idle(map.values().flatten(), now) {
+                Some(v) => {
+                    v.close("evicted");
+                    Self::forget(&mut map, &v, &self.total);
+                }
+                None => return Err(Refusal::Total),
+            }
+        }
+        let conn = Arc::new(Conn {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            peer,
+            in_flight: AtomicUsize::new(0),
+            last_active: AtomicU64::new(now),
+            kill: Notify::new(),
+            killed: AtomicBool::new(false),
+            linger: AtomicU64::new(0),
+        });
+        map.entry(ip).or_default().push(conn.clone());
+        self.total.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!("mwstore_connections_open").increment(1.0);
+        Ok(Registered {
+            registry: self.clone(),
+            conn,
+        })
+    }
+
+    fn forget(map: &mut HashMap<IpAddr, Vec<Arc<Conn>>>, conn: &Conn, total: &AtomicUsize) {
+        let ip = conn.peer.ip();
+        if let Some(list) = map.get_mut(&ip) {
+            if let Some(i) = list.iter().position(|c| c.id == conn.id) {
+                list.swap_remove(i);
+                total.fetch_sub(1, Ordering::AcqRel);
+                metrics::gauge!("mwstore_connections_open").decrement(1.0);
+            }
+            if list.is_empty() {
+                map.remove(&ip);
+            }
+        }
+    }
+
+    fn remove(&self, conn: &Conn) {
+        let mut map = lock(&self.by_address);
+        Self::forget(&mut map, conn, &self.total);
+    }
+
+    /// Closes connections idle for longer than the keep-alive timeout.
+    fn reap(&self) {
+        let now = now_ms();
+        let limit = u64::try_from(self.limits.keepalive_timeout.as_millis()).unwrap_or(u64::MAX);
+        let map = lock(&self.by_address);
+        for c in map.values().flatten() {
+            if c.idle_for(now).is_some_and(|idle| idle > limit) {
+                c.close("keepalive_timeout");
+            }
+        }
+    }
+}
+
+fn longest_idle<'a>(conns: impl Iterator<Item = &'a Arc<Conn>>, now: u64) -> Option<Arc<Conn>> {
+    conns
+        .filter(|c| !c.killed.load(Ordering::Acquire))
+        .filter_map(|c| c.idle_for(now).map(|idle| (idle, c)))
+        .max_by_key(|(idle, _)| *idle)
+        .map(|(_, c)| c.clone())
+}
+
+/// The socket, noting when bytes come in (for the keep-alive reaper) and counting them.
+struct Tracked {
+    stream: Option<TcpStream>,
+    conn: Arc<Conn>,
+    limits: Arc<FrontDoor>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let r = Pin::new(stream).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.conn.touch();
+            metrics::counter!("mwstore_received_bytes_total").increment(n as u64);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.stream.as_mut() {
+            Some(s) => Pin::new(s).poll_write(cx, buf),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.stream.as_mut() {
+            Some(s) => Pin::new(s).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.stream.as_mut() {
+            Some(s) => Pin::new(s).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.stream.as_mut() {
+            Some(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // A refusal answered before its body was read: read and drop the rest for a short
+        // while before closing, so that the client is not reset before it reads the answer.
+        let bytes = self.conn.linger.load(Ordering::Relaxed);
+        if bytes > 0 {
+            if let Some(stream) = self.stream.take() {
+                let time = self.limits.linger_timeout;
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(linger(stream, bytes, time));
+                }
+            }
+        }
+    }
+}
+
+async fn linger(mut stream: TcpStream, max_bytes: u64, max_time: Duration) {
+    let _ = stream.shutdown().await;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0u64;
+    let deadline = tokio::time::Instant::now() + max_time;
+    while read < max_bytes {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => read += n as u64,
+            _ => break,
+        }
+    }
+}
+
+/// Counts a request in progress until its response body is gone.
+struct InFlight(Arc<Conn>);
+
+impl InFlight {
+    fn new(conn: Arc<Conn>) -> InFlight {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(conn)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether an error (of a request body) is the body idle timeout.
+pub fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+async fn handle_request(
+    router: Router,
+    conn: Arc<Conn>,
+    body_timeout: Duration,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let guard = InFlight::new(conn.clone());
+    let mut request = request.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
+    request.extensions_mut().insert(ConnectInfo(conn.peer));
+    request.extensions_mut().insert(conn);
+    let response = match router.oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    // The request counts as in progress until its response has been sent in full.
+    Ok(response.map(move |b| {
+        Body::new(b.map_frame(move |f| {
+            let _ = &guard;
+            f
+        }))
+    }))
+}
+
+/// A short answer for a connection that is not taken, written without waiting long.
+async fn refuse(mut stream: TcpStream, why: Refusal) {
+    metrics::counter!("mwstore_connections_refused_total", "reason" => why.as_str()).increment(1);
+    let body = match why {
+        Refusal::PerAddress => {
+            r#"{"error":{"code":"ratelimited","info":"Too many open connections from your address. Please wait some time and try again."}}"#
+        }
+        Refusal::Total => {
+            r#"{"error":{"code":"ratelimited","info":"The server has too many open connections. Please wait some time and try again."}}"#
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: FrontDoor,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let limits = Arc::new(limits);
+    let registry = Registry::new((*limits).clone());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(256 * 1024)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64)
+        .keep_alive_interval(Some(limits.keepalive_timeout))
+        .keep_alive_timeout(limits.header_timeout)
+        .max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+
+    let reaper = {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                registry.reap();
+            }
+        })
+    };
+
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: back off a little
+                // instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                metrics::counter!("mwstore_accept_errors_total").increment(1);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let registered = match registry.admit(peer) {
+            Ok(r) => r,
+            Err(why) => {
+                tokio::spawn(refuse(stream, why));
+                continue;
+            }
+        };
+        metrics::counter!("mwstore_connections_accepted_total").increment(1);
+        let _ = stream.set_nodelay(true);
+        let conn = registered.conn.clone();
+        let io = TokioIo::new(Tracked {
+            stream: Some(stream),
+            conn: conn.clone(),
+            limits: limits.clone(),
+        });
+        let router = router.clone();
+        let body_timeout = limits.body_timeout;
+        let service = hyper::service::service_fn({
+            let conn = conn.clone();
+            move |req| handle_request(router.clone(), conn.clone(), body_timeout, req)
+        });
+        let builder = builder.clone();
+        let watched = graceful.watch(builder.serve_connection(io, service).into_owned());
+        tokio::spawn(async move {
+            let _registered = registered;
+            tokio::select! {
+                r = watched => {
+                    if let Err(e) = r {
+                        let timed_out = e
+                            .downcast_ref::<hyper::Error>()
+                            .is_some_and(hyper::Error::is_timeout);
+                        if timed_out {
+                            metrics::counter!("mwstore_connections_closed_total", "reason" => "header_timeout").increment(1);
+                        }
+                    }
+                }
+                () = conn.kill.notified() => {}
+            }
+        });
+    }
+    reaper.abort();
+    drop(listener);
+    match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+        Ok(()) => {}
+        Err(_) => tracing::warn!(
+            open = registry.open(),
+            "shutdown deadline reached: closing the connections still open"
+        ),
+    }
+    Ok(())
+}
