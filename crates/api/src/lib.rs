@@ -30,8 +30,7 @@ pub mod jobs;
 pub mod params;
 pub mod query;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::routing::{any, get};
 use axum::Router;
@@ -81,8 +80,8 @@ pub struct AppState {
     /// `$wgServer`: scheme, host and port, no trailing slash.
     pub server: String,
     pub db_version: String,
-    /// Failed-login timestamps by throttle key.
-    pub login_throttle: Mutex<HashMap<String, Vec<i64>>>,
+    /// Login attempts by account and address ([`auth::throttle`]).
+    pub login_throttle: auth::throttle::LoginThrottle,
     /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
@@ -106,7 +105,7 @@ impl AppState {
             rights,
             server: server.trim_end_matches('/').to_owned(),
             db_version,
-            login_throttle: Mutex::new(HashMap::new()),
+            login_throttle: Default::default(),
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),
