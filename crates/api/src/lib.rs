@@ -82,6 +82,8 @@ pub struct AppState {
     pub db_version: String,
     /// Login attempts by account and address ([`auth::throttle`]).
     pub login_throttle: auth::throttle::LoginThrottle,
+    /// Password checks (argon2) running at once: one per CPU.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
@@ -106,6 +108,9 @@ impl AppState {
             server: server.trim_end_matches('/').to_owned(),
             db_version,
             login_throttle: Default::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),

@@ -1,6 +1,8 @@
 //! `action=login` (bot passwords and main passwords), `action=clientlogin`, `action=logout`,
 //! and password hashing.
 
+use std::sync::OnceLock;
+
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -14,6 +16,8 @@ use crate::auth::session::{self, SESSION_TTL};
 use crate::auth::throttle::{Reservation, Subject};
 use crate::context::Req;
 use crate::error::{ApiError, Code};
+use crate::http::request_id::current_request_id;
+use crate::AppState;
 
 /// Hashes a password with argon2id.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -180,6 +184,42 @@ fn credentials(enable_bot_passwords: bool, lgname: &str, lgpassword: &str) -> Cr
     }
 }
 
+/// A fixed argon2 hash (of a random password, with [`hash_password`]'s parameters) that
+/// unknown accounts are checked against, so that they cost what known ones do.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+}
+
+/// Checks a password against a stored hash (`None`: no such account, which fails after
+/// the same work) on the blocking pool, one check per CPU at a time.
+async fn check_password(
+    app: &AppState,
+    password: &str,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    let permit = app
+        .password_checks
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal("MWException", &current_request_id(), &e))?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        // Held until the check is done, even if the request is gone.
+        let _permit = permit;
+        match hash {
+            Some(h) => verify_password(&password, &h),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
+        }
+    })
+    .await
+    .map_err(ApiError::task_failed)
+}
+
 enum Attempt {
     Success {
         user_id: i64,
@@ -204,7 +244,7 @@ async fn authenticate(req: &Req, creds: &Credentials) -> Result<Attempt, ApiErro
                 None => None,
             };
             let hash = bp.as_ref().map(|bp| bp.password_hash.clone());
-            if hash.is_some_and(|h| verify_password(password, &h)) {
+            if check_password(&req.app, password, hash).await? {
                 if let (Some(u), Some(bp)) = (u, bp) {
                     return Ok(Attempt::Success {
                         user_id: u.id,
@@ -217,7 +257,7 @@ async fn authenticate(req: &Req, creds: &Credentials) -> Result<Attempt, ApiErro
         Credentials::Main { name, password } => {
             let u = repo.user_by_name(name).await?;
             let hash = u.as_ref().map(|u| u.password_hash.clone());
-            if hash.is_some_and(|h| verify_password(password, &h)) {
+            if check_password(&req.app, password, hash).await? {
                 if let Some(u) = u {
                     return Ok(Attempt::Success {
                         user_id: u.id,
