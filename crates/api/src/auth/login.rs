@@ -271,17 +271,33 @@ async fn authenticate(req: &Req, creds: &Credentials) -> Result<Attempt, ApiErro
     Ok(Attempt::Failed(WRONG_PASSWORD.into()))
 }
 
-/// Starts a fresh logged-in session and sets its cookie.
-fn start_session(req: &mut Req, user_id: i64, user_name: &str, bot: Option<(String, Vec<String>)>) {
+/// Starts a fresh logged-in session: stores it at once (a new row, under a new id) and sets
+/// its cookies.
+async fn start_session(
+    req: &mut Req,
+    user_id: i64,
+    user_name: &str,
+    bot: Option<(String, Vec<String>)>,
+) -> Result<(), ApiError> {
     let prefix = req.app.config.cookie_prefix.clone();
-    let id = session::new_session_id();
     let (cookie_name, bot_app, grants) = match bot {
         Some((app, grants)) => (format!("{prefix}_BPsession"), Some(app), Some(grants)),
         None => (format!("{prefix}_session"), None, None),
     };
+    let mut s = Session {
+        id: session::new_session_id(),
+        user_id,
+        bot_app,
+        grants,
+        secrets: Default::default(),
+        expires: Req::now() + SESSION_TTL,
+        is_new: true,
+    };
+    crate::auth::cache::put_session(&req.app, &s).await?;
+    s.is_new = false;
     req.set_cookies
-        .push(session::cookie(&cookie_name, &id, req.secure));
-    if bot_app.is_none() {
+        .push(session::cookie(&cookie_name, &s.id, req.secure));
+    if s.bot_app.is_none() {
         let long = |name: &str, value: &str| {
             format!(
                 "{name}={value}; Max-Age=15552000; path=/; HttpOnly{}",
@@ -299,15 +315,10 @@ fn start_session(req: &mut Req, user_id: i64, user_name: &str, bot: Option<(Stri
             .push(long(&format!("{prefix}UserName"), &enc));
     }
     req.session_cookie = cookie_name;
-    req.session = Some(Session {
-        id,
-        user_id,
-        bot_app,
-        grants,
-        secrets: Default::default(),
-        expires: Req::now() + SESSION_TTL,
-    });
-    req.session_dirty = true;
+    req.session = Some(s);
+    // Stored just now.
+    req.session_dirty = false;
+    Ok(())
 }
 
 /// `action=login`.
@@ -394,7 +405,7 @@ pub async fn login(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             if let Some(old) = req.session.take() {
                 let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
-            start_session(req, user_id, &name, bot);
+            start_session(req, user_id, &name, bot).await?;
             if !is_bot {
                 req.params.warn_deprecated(
                     "login",
@@ -486,7 +497,7 @@ pub async fn clientlogin(req: &mut Req) -> Result<Map<String, Value>, ApiError> 
             if let Some(old) = req.session.take() {
                 let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
-            start_session(req, user_id, &name, None);
+            start_session(req, user_id, &name, None).await?;
             Ok(wrap(
                 "clientlogin",
                 json!({"status": "PASS", "username": name})

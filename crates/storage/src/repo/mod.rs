@@ -40,7 +40,11 @@ pub trait UserRepo: Send + Sync {
 pub trait SessionRepo: Send + Sync {
     /// A session that has not expired at `now` (unix seconds).
     async fn session(&self, id: &str, now: i64) -> Result<Option<Session>, StoreError>;
-    async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Stores a new session (an id already taken is an error).
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Writes back a stored session if it still exists; whether it did. A session deleted
+    /// meanwhile (logout, revocation) is not created again.
+    async fn update_session(&self, session: &Session) -> Result<bool, StoreError>;
     async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
 }

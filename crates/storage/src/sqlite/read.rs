@@ -142,16 +142,17 @@ impl SessionRepo for SqliteRepo {
             grants: grants.map(|g| split_list(&g)),
             secrets: serde_json::from_str(&secrets).unwrap_or_default(),
             expires: row.try_get("s_expires")?,
+            is_new: false,
         }))
     }
 
-    async fn put_session(&self, s: &Session) -> Result<(), StoreError> {
-        let mut w = self.writer.begin().await?;
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         let secrets =
             serde_json::to_string(&s.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO session (s_id, s_user, s_bot_app, s_grants, s_secrets, \
-             s_expires) VALUES (?,?,?,?,?,?)",
+        let mut w = self.writer.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO session (s_id, s_user, s_bot_app, s_grants, s_secrets, s_expires) \
+             VALUES (?,?,?,?,?,?) ON CONFLICT (s_id) DO NOTHING",
         )
         .bind(&s.id)
         .bind(s.user_id)
@@ -162,7 +163,30 @@ impl SessionRepo for SqliteRepo {
         .execute(w.conn()?)
         .await?;
         w.finish().await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists("session".into()));
+        }
         Ok(())
+    }
+
+    async fn update_session(&self, s: &Session) -> Result<bool, StoreError> {
+        let secrets =
+            serde_json::to_string(&s.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut w = self.writer.begin().await?;
+        let r = sqlx::query(
+            "UPDATE session SET s_user = ?, s_bot_app = ?, s_grants = ?, s_secrets = ?, \
+             s_expires = ? WHERE s_id = ?",
+        )
+        .bind(s.user_id)
+        .bind(&s.bot_app)
+        .bind(s.grants.as_ref().map(|g| g.join(",")))
+        .bind(secrets)
+        .bind(s.expires)
+        .bind(&s.id)
+        .execute(w.conn()?)
+        .await?;
+        w.finish().await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
