@@ -298,21 +298,19 @@ async fn start_session(
     req.set_cookies
         .push(session::cookie(&cookie_name, &s.id, req.secure));
     if s.bot_app.is_none() {
-        let long = |name: &str, value: &str| {
-            format!(
-                "{name}={value}; Max-Age=15552000; path=/; HttpOnly{}",
-                if req.secure { "; Secure" } else { "" }
-            )
-        };
         let uid = user_id.to_string();
         let enc = percent_encoding::utf8_percent_encode(
             &user_name.replace(' ', "_"),
             percent_encoding::NON_ALPHANUMERIC,
         )
         .to_string();
-        req.set_cookies.push(long(&format!("{prefix}UserID"), &uid));
-        req.set_cookies
-            .push(long(&format!("{prefix}UserName"), &enc));
+        for (name, value) in [("UserID", uid), ("UserName", enc)] {
+            req.set_cookies.push(session::long_cookie(
+                &format!("{prefix}{name}"),
+                &value,
+                req.secure,
+            ));
+        }
     }
     req.session_cookie = cookie_name;
     req.session = Some(s);
