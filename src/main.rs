@@ -9,7 +9,7 @@ use figment::Figment;
 
 use mwstore_api::auth;
 use mwstore_domain::config::Config;
-use mwstore_storage::{BotPassword, SqliteRepo, UserRepo};
+use mwstore_storage::{BotPassword, SessionRepo, SqliteRepo, UserRepo};
 
 mod bench_cmd;
 mod serve;
@@ -79,7 +79,7 @@ enum UserCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Set a user's password.
+    /// Set a user's password (ends all the user's sessions).
     Passwd {
         name: String,
         /// New password (a random one is generated and printed when omitted).
@@ -93,11 +93,17 @@ enum UserCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// End all sessions of a user (main-account and bot-password ones).
+    RevokeSessions {
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand)]
 enum BotCommand {
-    /// Create (or replace) the bot password USER@BOTNAME.
+    /// Create (or replace) the bot password USER@BOTNAME (replacing ends its sessions).
     Add {
         user: String,
         botname: String,
@@ -111,6 +117,19 @@ enum BotCommand {
         /// Print {"lgname": ..., "lgpassword": ...}.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the bot passwords of USER (app id, creation time, grants).
+    List {
+        user: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove the bot password USER@BOTNAME and end its sessions.
+    Remove {
+        user: String,
+        botname: String,
         #[command(flatten)]
         common: Common,
     },
@@ -221,8 +240,8 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
                 None => (auth::generate_password(), true),
             };
             let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-            repo.set_password(u.id, &hash).await?;
-            println!("Password of {} changed", u.name);
+            let ended = repo.set_password(u.id, &hash).await?;
+            println!("Password of {} changed; {}", u.name, sessions_ended(ended));
             if generated {
                 println!("Password: {password}");
             }
@@ -235,8 +254,37 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
                 println!("{:>5}  {:<30} {}", u.id, u.name, u.groups.join(","));
             }
         }
+        UserCommand::RevokeSessions { name, common } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let u = existing_user(&repo, &name).await?;
+            let ended = repo.delete_user_sessions(u.id).await?;
+            println!("{} of {}", capitalized(&sessions_ended(ended)), u.name);
+        }
     }
     Ok(())
+}
+
+/// The user `name` (canonicalised), or an error naming it.
+async fn existing_user(repo: &SqliteRepo, name: &str) -> Result<mwstore_storage::User> {
+    let name = auth::canonical_user_name(name);
+    match repo.user_by_name(&name).await? {
+        Some(u) => Ok(u),
+        None => bail!("no such user: {name}"),
+    }
+}
+
+/// "ended 1 session", "ended 3 sessions".
+fn sessions_ended(n: u64) -> String {
+    format!("ended {n} session{}", if n == 1 { "" } else { "s" })
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 async fn bot_command(cmd: BotCommand) -> Result<()> {
@@ -272,14 +320,15 @@ async fn bot_command(cmd: BotCommand) -> Result<()> {
             };
             let password = auth::generate_bot_password();
             let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-            repo.put_bot_password(&BotPassword {
-                user_id: u.id,
-                app_id: botname.clone(),
-                password_hash: hash,
-                grants: grants.clone(),
-                created: now14(),
-            })
-            .await?;
+            let ended = repo
+                .put_bot_password(&BotPassword {
+                    user_id: u.id,
+                    app_id: botname.clone(),
+                    password_hash: hash,
+                    grants: grants.clone(),
+                    created: now14(),
+                })
+                .await?;
             let lgname = format!("{}@{}", u.name, botname);
             if json {
                 println!(
@@ -291,7 +340,49 @@ async fn bot_command(cmd: BotCommand) -> Result<()> {
                 println!("  lgname:     {lgname}");
                 println!("  lgpassword: {password}");
                 println!("  grants:     {}", grants.join(", "));
+                if ended > 0 {
+                    println!(
+                        "The previous password is revoked: {}.",
+                        sessions_ended(ended)
+                    );
+                }
             }
+        }
+        BotCommand::List { user, common } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let u = existing_user(&repo, &user).await?;
+            let list = repo.bot_passwords(u.id).await?;
+            if list.is_empty() {
+                println!("{} has no bot passwords", u.name);
+            } else {
+                println!("{:<32} {:<20} grants", "app id", "created");
+                for bp in list {
+                    println!(
+                        "{:<32} {:<20} {}",
+                        bp.app_id,
+                        mwstore_storage::ts14_to_iso(&bp.created),
+                        bp.grants.join(",")
+                    );
+                }
+            }
+        }
+        BotCommand::Remove {
+            user,
+            botname,
+            common,
+        } => {
+            let cfg = load_config(&common, None, None)?;
+            let repo = open_repo(&cfg.data_dir).await?;
+            let u = existing_user(&repo, &user).await?;
+            let Some(ended) = repo.delete_bot_password(u.id, &botname).await? else {
+                bail!("no bot password {}@{botname}", u.name);
+            };
+            println!(
+                "Removed bot password {}@{botname}; {}",
+                u.name,
+                sessions_ended(ended)
+            );
         }
     }
     Ok(())

@@ -683,7 +683,16 @@ async fn jsonp_callback_metrics_and_article_size() {
     c.upload_result(&r, "Success");
 
     c.step("/metrics counts what happened");
+    let mut mallory = Client::new(&server);
+    let r = mallory.login("Alice@bot", "wrongpassword0123456789abcdefghij").await;
+    c.eq("a wrong password", r["login"]["result"].as_str(), Some("Failed"));
     let m = metrics(&server).await;
+    c.ok(
+        "logins by outcome",
+        metric(&m, "mwstore_logins_total{outcome=\"success\"}") == 1.0
+            && metric(&m, "mwstore_logins_total{outcome=\"failure\"}") == 1.0,
+        &m,
+    );
     c.ok(
         "requests by action and code",
         metric(

@@ -147,6 +147,7 @@ impl Req {
                 id,
                 user_id: 0,
                 expires: Self::now() + SESSION_TTL,
+                is_new: true,
                 ..Default::default()
             });
         }

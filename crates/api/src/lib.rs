@@ -31,8 +31,7 @@ pub mod limits;
 pub mod params;
 pub mod query;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::routing::{any, get};
 use axum::Router;
@@ -82,8 +81,10 @@ pub struct AppState {
     /// `$wgServer`: scheme, host and port, no trailing slash.
     pub server: String,
     pub db_version: String,
-    /// Failed-login timestamps by throttle key.
-    pub login_throttle: Mutex<HashMap<String, Vec<i64>>>,
+    /// Login attempts by account and address ([`auth::throttle`]).
+    pub login_throttle: auth::throttle::LoginThrottle,
+    /// Password checks (argon2) running at once: one per CPU.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
@@ -117,7 +118,10 @@ impl AppState {
             rights,
             server: server.trim_end_matches('/').to_owned(),
             db_version,
-            login_throttle: Mutex::new(HashMap::new()),
+            login_throttle: Default::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),

@@ -78,8 +78,22 @@ pub struct Config {
     pub revoke_permissions: GroupPermissions,
     /// `$wgGrantPermissions`: grant name → rights, merged over the defaults.
     pub grant_permissions: GroupPermissions,
-    /// `$wgPasswordAttemptThrottle`: attempts per window, per user and per IP.
+    /// `$wgPasswordAttemptThrottle`: login attempts per window for one account from one
+    /// client address, as MediaWiki's `Throttler` counts them. A main-account attempt counts
+    /// for (account, address); a bot-password attempt for (`User@app`, address), so a wrong
+    /// bot password never locks the main account or another bot. A successful login clears
+    /// the count.
     pub password_attempt_throttle: Vec<ThrottleRule>,
+    /// Login attempts per window from one client address, whatever the account: against one
+    /// address trying many accounts, which the per-account rules alone allow (5 guesses per
+    /// account every 5 minutes, for every account there is). No MediaWiki setting; the rules
+    /// are written like `$wgPasswordAttemptThrottle`'s. The default, 100 per 5 minutes and
+    /// 1000 per 48 hours, is 20 times the per-account rules' short window and a few times
+    /// their long one: a shared address (NAT, a proxy, a CI farm) with many users logging in,
+    /// some mistyping, stays well inside it, while spraying a common password over accounts
+    /// is held to 1000 guesses in 48 hours (about 20 an hour), in bursts of at most 100.
+    /// Successful logins do not count.
+    pub password_attempt_throttle_per_address: Vec<ThrottleRule>,
     /// `$wgRateLimits['upload']` for `ip` and `newbie`: hits per seconds.
     pub upload_rate_limit: Option<ThrottleRule>,
     /// `$wgShowHostnames`: `servedby` in responses.
@@ -196,6 +210,19 @@ impl Config {
                 self.public_url
             ));
         }
+        for (name, rules) in [
+            ("password_attempt_throttle", &self.password_attempt_throttle),
+            (
+                "password_attempt_throttle_per_address",
+                &self.password_attempt_throttle_per_address,
+            ),
+        ] {
+            if rules.iter().any(|r| r.count == 0 || r.seconds == 0) {
+                return Err(format!(
+                    "{name}: count and seconds must be greater than 0 (leave the list empty for no throttle)"
+                ));
+            }
+        }
         if self.cookie_prefix.is_empty()
             || !self
                 .cookie_prefix
@@ -279,6 +306,16 @@ impl Default for Config {
                     seconds: 48 * 3600,
                 },
             ],
+            password_attempt_throttle_per_address: vec![
+                ThrottleRule {
+                    count: 100,
+                    seconds: 300,
+                },
+                ThrottleRule {
+                    count: 1000,
+                    seconds: 48 * 3600,
+                },
+            ],
             upload_rate_limit: Some(ThrottleRule {
                 count: 8,
                 seconds: 60,
@@ -318,6 +355,14 @@ mod tests {
         assert!(c.validate().is_err());
         let c = Config {
             public_url: "example.org".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            password_attempt_throttle_per_address: vec![ThrottleRule {
+                count: 0,
+                seconds: 60,
+            }],
             ..Config::default()
         };
         assert!(c.validate().is_err());

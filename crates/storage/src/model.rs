@@ -37,6 +37,10 @@ pub struct Session {
     pub secrets: std::collections::BTreeMap<String, String>,
     /// Unix seconds.
     pub expires: i64,
+    /// Made by the request at hand and not stored yet (not a column): it is stored with
+    /// [`crate::SessionRepo::create_session`], any other with
+    /// [`crate::SessionRepo::update_session`], which never brings back a deleted one.
+    pub is_new: bool,
 }
 
 /// The properties of a file version, as stored with it.

@@ -1,7 +1,7 @@
-//! A short-lived cache of sessions and users in front of the repository: every API request
-//! reads its session and its user, and most change neither. Writes made through this
-//! process update the cache at once; what other processes write (the admin commands) is
-//! seen within [`USER_TTL`] or [`SESSION_TTL`].
+//! Sessions, read from the repository on every request (a point read), so that a logout or
+//! a revocation made anywhere, the admin commands included, holds at once; and a short-lived
+//! cache of users in front of the repository (what other processes change in a user, its
+//! groups, is seen within [`USER_TTL`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,17 +12,14 @@ use mwstore_storage::{Session, StoreError, User};
 use crate::params::lock;
 use crate::AppState;
 
-/// How long a cached session is trusted.
-pub const SESSION_TTL: Duration = Duration::from_secs(30);
 /// How long a cached user (groups, name) is trusted.
 pub const USER_TTL: Duration = Duration::from_secs(5);
 /// Entries kept at most; past that the cache starts over.
 const MAX_ENTRIES: usize = 20_000;
 
-/// Cached sessions and users.
+/// Cached users.
 #[derive(Default)]
 pub struct Cache {
-    sessions: Mutex<HashMap<String, (Session, Instant)>>,
     users: Mutex<HashMap<i64, (User, Instant)>>,
 }
 
@@ -48,29 +45,25 @@ fn keep<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (V, Instant)>>, key: 
 
 /// The session `id`, unless it expired at `now`.
 pub async fn session(app: &AppState, id: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    if let Some(s) = fresh(&app.cache.sessions, id, SESSION_TTL) {
-        return Ok((s.expires > now).then_some(s));
-    }
-    let s = app.repo.session(id, now).await?;
-    if let Some(s) = &s {
-        keep(&app.cache.sessions, id.to_owned(), s.clone());
-    }
-    Ok(s)
+    app.repo.session(id, now).await
 }
 
-/// Stores a session.
+/// Stores a session at the end of a request: a new one is created, a stored one is
+/// updated if it still exists. One deleted while the request ran (a logout, a revocation)
+/// stays deleted: its request's changes are dropped.
 pub async fn put_session(app: &AppState, s: &Session) -> Result<(), StoreError> {
-    app.repo.put_session(s).await?;
-    keep(&app.cache.sessions, s.id.clone(), s.clone());
+    if s.is_new {
+        return app.repo.create_session(s).await;
+    }
+    if !app.repo.update_session(s).await? {
+        tracing::debug!("session ended while its request ran; not written back");
+    }
     Ok(())
 }
 
 /// Ends a session.
 pub async fn delete_session(app: &AppState, id: &str) -> Result<(), StoreError> {
-    lock(&app.cache.sessions).remove(id);
-    app.repo.delete_session(id).await?;
-    lock(&app.cache.sessions).remove(id);
-    Ok(())
+    app.repo.delete_session(id).await
 }
 
 /// The first live session the request's cookies name (bot-password session first) that

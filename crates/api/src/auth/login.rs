@@ -1,6 +1,8 @@
 //! `action=login` (bot passwords and main passwords), `action=clientlogin`, `action=logout`,
 //! and password hashing.
 
+use std::sync::OnceLock;
+
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -11,8 +13,11 @@ use serde_json::{json, Map, Value};
 use mwstore_storage::Session;
 
 use crate::auth::session::{self, SESSION_TTL};
+use crate::auth::throttle::{Reservation, Subject};
 use crate::context::Req;
 use crate::error::{ApiError, Code};
+use crate::http::request_id::current_request_id;
+use crate::AppState;
 
 /// Hashes a password with argon2id.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -86,55 +91,142 @@ fn wrap(key: &str, inner: Map<String, Value>) -> Map<String, Value> {
     m
 }
 
-/// Throttle check: returns the wait in seconds when too many failures happened recently.
-fn throttled(req: &Req, keys: &[String]) -> Option<i64> {
-    let now = Req::now();
-    let map = match req.app.login_throttle.lock() {
-        Ok(m) => m,
-        Err(p) => p.into_inner(),
+fn wait_text(secs: u64) -> String {
+    if secs >= 120 {
+        format!("{} minutes", secs.div_ceil(60))
+    } else {
+        format!("{secs} seconds")
+    }
+}
+
+/// The reason given to a throttled login.
+fn throttled_text(wait: u64) -> String {
+    format!(
+        "You have made too many recent login attempts. Please wait {} before trying again.",
+        wait_text(wait)
+    )
+}
+
+/// Reserves a login attempt with the throttle (see [`crate::auth::throttle`]): the seconds
+/// to wait when it is refused.
+fn reserve(req: &Req, subject: Subject<'_>) -> Result<Reservation, u64> {
+    let cfg = &req.app.config;
+    let r = req.app.login_throttle.reserve(
+        subject,
+        &req.client_ip,
+        &cfg.password_attempt_throttle,
+        &cfg.password_attempt_throttle_per_address,
+    );
+    if r.is_err() {
+        count_login("throttled");
+    }
+    r
+}
+
+/// Counts a login attempt by outcome (`success`, `failure`, `throttled`) for `/metrics`.
+fn count_login(outcome: &'static str) {
+    metrics::counter!("mwstore_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// What a login request offers.
+enum Credentials {
+    /// A main-account password for this (canonical) name.
+    Main { name: String, password: String },
+    /// A bot password: canonical user name, app id, password.
+    Bot {
+        user: String,
+        app: String,
+        password: String,
+    },
+}
+
+impl Credentials {
+    fn subject(&self) -> Subject<'_> {
+        match self {
+            Credentials::Main { name, .. } => Subject::Account(name),
+            Credentials::Bot { user, app, .. } => Subject::BotPassword { user, app },
+        }
+    }
+}
+
+/// Whether a password has the shape of a bot password (`[0-9a-w]{32,}`).
+fn is_bot_password(p: &str) -> bool {
+    p.len() >= 32
+        && p.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'w').contains(&b))
+}
+
+/// Reads `action=login`'s name and password as `BotPassword::canonicalizeLoginData` does:
+/// `User@app` with a bot password, or `User` with `app@<bot password>`; anything else is a
+/// main-account login.
+///
+/// MediaWiki, when a bot password fails, tries the same name and password as a main-account
+/// login: for `User@app` that is for names with `@`, which mwstore (like MediaWiki for new
+/// accounts) never creates; for `User` + `app@password` it would be a guess at `User`'s main
+/// password counted under `User@app`, evading the main account's throttle. So a bot-password
+/// attempt checks the bot password only (a main password that is `x@` followed by 32 or
+/// more of `[0-9a-w]` logs in with `action=clientlogin`).
+fn credentials(enable_bot_passwords: bool, lgname: &str, lgpassword: &str) -> Credentials {
+    let bot = |user: &str, app: &str, password: &str| Credentials::Bot {
+        user: canonical_user_name(user),
+        app: app.to_owned(),
+        password: password.to_owned(),
     };
-    for rule in &req.app.config.password_attempt_throttle {
-        for k in keys {
-            if let Some(times) = map.get(k) {
-                let window_start = now - rule.seconds as i64;
-                let recent: Vec<&i64> = times.iter().filter(|t| **t > window_start).collect();
-                if recent.len() >= rule.count as usize {
-                    let oldest = recent.iter().map(|t| **t).min().unwrap_or(now);
-                    return Some((oldest + rule.seconds as i64 - now).max(1));
+    if enable_bot_passwords {
+        if lgname.contains('@') && lgpassword.len() >= 32 {
+            if let Some((u, a)) = lgname.rsplit_once('@') {
+                if is_bot_password(lgpassword) {
+                    return bot(u, a, lgpassword);
+                }
+            }
+        } else if lgpassword.len() > 32 {
+            if let Some((a, p)) = lgpassword.rsplit_once('@') {
+                if is_bot_password(p) {
+                    return bot(lgname, a, p);
                 }
             }
         }
     }
-    None
-}
-
-fn record_failure(req: &Req, keys: &[String]) {
-    let now = Req::now();
-    let longest = req
-        .app
-        .config
-        .password_attempt_throttle
-        .iter()
-        .map(|r| r.seconds as i64)
-        .max()
-        .unwrap_or(0);
-    let mut map = match req.app.login_throttle.lock() {
-        Ok(m) => m,
-        Err(p) => p.into_inner(),
-    };
-    for k in keys {
-        let v = map.entry(k.clone()).or_default();
-        v.retain(|t| *t > now - longest);
-        v.push(now);
+    Credentials::Main {
+        name: canonical_user_name(lgname),
+        password: lgpassword.to_owned(),
     }
 }
 
-fn wait_text(secs: i64) -> String {
-    if secs >= 120 {
-        format!("{} minutes", (secs + 59) / 60)
-    } else {
-        format!("{secs} seconds")
-    }
+/// A fixed argon2 hash (of a random password, with [`hash_password`]'s parameters) that
+/// unknown accounts are checked against, so that they cost what known ones do.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+}
+
+/// Checks a password against a stored hash (`None`: no such account, which fails after
+/// the same work) on the blocking pool, one check per CPU at a time.
+async fn check_password(
+    app: &AppState,
+    password: &str,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    let permit = app
+        .password_checks
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal("MWException", &current_request_id(), &e))?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        // Held until the check is done, even if the request is gone.
+        let _permit = permit;
+        match hash {
+            Some(h) => verify_password(&password, &h),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
+        }
+    })
+    .await
+    .map_err(ApiError::task_failed)
 }
 
 enum Attempt {
@@ -146,34 +238,23 @@ enum Attempt {
     Failed(String),
 }
 
-/// Tries a bot password, then the main password.
-async fn authenticate(req: &Req, lgname: &str, lgpassword: &str) -> Result<Attempt, ApiError> {
+/// Checks credentials (the attempt is already reserved).
+async fn authenticate(req: &Req, creds: &Credentials) -> Result<Attempt, ApiError> {
     let repo = &req.app.repo;
-    // Bot password forms: `User@app` + password, or `User` + `app@password`.
-    let bot_form = if req.app.config.enable_bot_passwords {
-        let is_bp_pw = lgpassword.len() >= 32
-            && lgpassword
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'w').contains(&b));
-        if lgname.contains('@') && is_bp_pw {
-            lgname
-                .split_once('@')
-                .map(|(u, a)| (u.to_owned(), a.to_owned(), lgpassword.to_owned()))
-        } else if lgpassword.len() > 32 && lgpassword.contains('@') {
-            lgpassword
-                .rsplit_once('@')
-                .map(|(a, p)| (lgname.to_owned(), a.to_owned(), p.to_owned()))
-        } else {
-            None
-        }
-    } else {
-        None
-    };
-    if let Some((user, app_id, password)) = bot_form {
-        let name = canonical_user_name(&user);
-        if let Some(u) = repo.user_by_name(&name).await? {
-            if let Some(bp) = repo.bot_password(u.id, &app_id).await? {
-                if verify_password(&password, &bp.password_hash) {
+    match creds {
+        Credentials::Bot {
+            user,
+            app,
+            password,
+        } => {
+            let u = repo.user_by_name(user).await?;
+            let bp = match &u {
+                Some(u) => repo.bot_password(u.id, app).await?,
+                None => None,
+            };
+            let hash = bp.as_ref().map(|bp| bp.password_hash.clone());
+            if check_password(&req.app, password, hash).await? {
+                if let (Some(u), Some(bp)) = (u, bp) {
                     return Ok(Attempt::Success {
                         user_id: u.id,
                         name: u.name,
@@ -182,57 +263,69 @@ async fn authenticate(req: &Req, lgname: &str, lgpassword: &str) -> Result<Attem
                 }
             }
         }
-    }
-    let name = canonical_user_name(lgname);
-    if let Some(u) = repo.user_by_name(&name).await? {
-        if verify_password(lgpassword, &u.password_hash) {
-            return Ok(Attempt::Success {
-                user_id: u.id,
-                name: u.name,
-                bot: None,
-            });
+        Credentials::Main { name, password } => {
+            let u = repo.user_by_name(name).await?;
+            let hash = u.as_ref().map(|u| u.password_hash.clone());
+            if check_password(&req.app, password, hash).await? {
+                if let Some(u) = u {
+                    return Ok(Attempt::Success {
+                        user_id: u.id,
+                        name: u.name,
+                        bot: None,
+                    });
+                }
+            }
         }
     }
     Ok(Attempt::Failed(WRONG_PASSWORD.into()))
 }
 
-/// Starts a fresh logged-in session and sets its cookie.
-fn start_session(req: &mut Req, user_id: i64, user_name: &str, bot: Option<(String, Vec<String>)>) {
+/// Starts a fresh logged-in session: stores it at once (a new row, under a new id) and sets
+/// its cookies.
+async fn start_session(
+    req: &mut Req,
+    user_id: i64,
+    user_name: &str,
+    bot: Option<(String, Vec<String>)>,
+) -> Result<(), ApiError> {
     let prefix = req.app.config.cookie_prefix.clone();
-    let id = session::new_session_id();
     let (cookie_name, bot_app, grants) = match bot {
         Some((app, grants)) => (format!("{prefix}_BPsession"), Some(app), Some(grants)),
         None => (format!("{prefix}_session"), None, None),
     };
+    let mut s = Session {
+        id: session::new_session_id(),
+        user_id,
+        bot_app,
+        grants,
+        secrets: Default::default(),
+        expires: Req::now() + SESSION_TTL,
+        is_new: true,
+    };
+    crate::auth::cache::put_session(&req.app, &s).await?;
+    s.is_new = false;
     req.set_cookies
-        .push(session::cookie(&cookie_name, &id, req.secure));
-    if bot_app.is_none() {
-        let long = |name: &str, value: &str| {
-            format!(
-                "{name}={value}; Max-Age=15552000; path=/; HttpOnly{}",
-                if req.secure { "; Secure" } else { "" }
-            )
-        };
+        .push(session::cookie(&cookie_name, &s.id, req.secure));
+    if s.bot_app.is_none() {
         let uid = user_id.to_string();
         let enc = percent_encoding::utf8_percent_encode(
             &user_name.replace(' ', "_"),
             percent_encoding::NON_ALPHANUMERIC,
         )
         .to_string();
-        req.set_cookies.push(long(&format!("{prefix}UserID"), &uid));
-        req.set_cookies
-            .push(long(&format!("{prefix}UserName"), &enc));
+        for (name, value) in [("UserID", uid), ("UserName", enc)] {
+            req.set_cookies.push(session::long_cookie(
+                &format!("{prefix}{name}"),
+                &value,
+                req.secure,
+            ));
+        }
     }
     req.session_cookie = cookie_name;
-    req.session = Some(Session {
-        id,
-        user_id,
-        bot_app,
-        grants,
-        secrets: Default::default(),
-        expires: Req::now() + SESSION_TTL,
-    });
-    req.session_dirty = true;
+    req.session = Some(s);
+    // Stored just now.
+    req.session_dirty = false;
+    Ok(())
 }
 
 /// `action=login`.
@@ -302,33 +395,25 @@ pub async fn login(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
     }
     let lgname = lgname.unwrap_or_default();
     let lgpassword = lgpassword.unwrap_or_default();
-    let throttle_keys = vec![
-        format!(
-            "user:{}",
-            canonical_user_name(lgname.split('@').next().unwrap_or(""))
-        ),
-        format!("ip:{}", req.client_ip),
-    ];
-    if let Some(wait) = throttled(req, &throttle_keys) {
-        let mut m = login_result("Failed");
-        m.insert(
-            "reason".into(),
-            format!(
-                "You have made too many recent login attempts. Please wait {} before trying again.",
-                wait_text(wait)
-            )
-            .into(),
-        );
-        m.insert("wait".into(), wait.into());
-        return Ok(wrap("login", m));
-    }
-    match authenticate(req, &lgname, &lgpassword).await? {
+    let creds = credentials(req.app.config.enable_bot_passwords, &lgname, &lgpassword);
+    let reservation = match reserve(req, creds.subject()) {
+        Ok(r) => r,
+        Err(wait) => {
+            let mut m = login_result("Failed");
+            m.insert("reason".into(), throttled_text(wait).into());
+            m.insert("wait".into(), wait.into());
+            return Ok(wrap("login", m));
+        }
+    };
+    match authenticate(req, &creds).await? {
         Attempt::Success { user_id, name, bot } => {
+            req.app.login_throttle.succeeded(reservation);
+            count_login("success");
             let is_bot = bot.is_some();
             if let Some(old) = req.session.take() {
                 let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
-            start_session(req, user_id, &name, bot);
+            start_session(req, user_id, &name, bot).await?;
             if !is_bot {
                 req.params.warn_deprecated(
                     "login",
@@ -341,7 +426,7 @@ pub async fn login(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
             Ok(wrap("login", m))
         }
         Attempt::Failed(reason) => {
-            record_failure(req, &throttle_keys);
+            count_login("failure");
             let mut m = login_result("Failed");
             m.insert("reason".into(), reason.into());
             Ok(wrap("login", m))
@@ -399,44 +484,47 @@ pub async fn clientlogin(req: &mut Req) -> Result<Map<String, Value>, ApiError> 
                 .unwrap_or_default(),
         ));
     };
-    let throttle_keys = vec![
-        format!("user:{}", canonical_user_name(&username)),
-        format!("ip:{}", req.client_ip),
-    ];
-    if let Some(wait) = throttled(req, &throttle_keys) {
-        return Ok(wrap(
-            "clientlogin",
-            json!({"status": "FAIL", "message": format!("You have made too many recent login attempts. Please wait {} before trying again.", wait_text(wait)), "messagecode": "login-throttled"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ));
-    }
-    let name = canonical_user_name(&username);
-    let user = req.app.repo.user_by_name(&name).await?;
-    match user {
-        Some(u) if verify_password(&password, &u.password_hash) => {
+    let creds = Credentials::Main {
+        name: canonical_user_name(&username),
+        password,
+    };
+    let reservation = match reserve(req, creds.subject()) {
+        Ok(r) => r,
+        Err(wait) => {
+            return Ok(wrap(
+                "clientlogin",
+                json!({"status": "FAIL", "message": throttled_text(wait), "messagecode": "login-throttled"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+        }
+    };
+    match authenticate(req, &creds).await? {
+        Attempt::Success { user_id, name, .. } => {
+            req.app.login_throttle.succeeded(reservation);
+            count_login("success");
             if let Some(old) = req.session.take() {
                 let _ = crate::auth::cache::delete_session(&req.app, &old.id).await;
             }
-            start_session(req, u.id, &u.name, None);
+            start_session(req, user_id, &name, None).await?;
             Ok(wrap(
                 "clientlogin",
-                json!({"status": "PASS", "username": u.name})
+                json!({"status": "PASS", "username": name})
                     .as_object()
                     .cloned()
                     .unwrap_or_default(),
             ))
         }
-        _ => {
-            record_failure(req, &throttle_keys);
+        Attempt::Failed(_) => {
+            count_login("failure");
             Ok(wrap(
-                "clientlogin",
-                json!({"status": "FAIL", "message": WRONG_PASSWORD, "messagecode": "wrongpassword"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ))
+            "clientlogin",
+            json!({"status": "FAIL", "message": WRONG_PASSWORD, "messagecode": "wrongpassword"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ))
         }
     }
 }
@@ -482,6 +570,45 @@ mod tests {
         assert!(bp
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'w').contains(&b)));
+    }
+
+    #[test]
+    fn bot_password_forms() {
+        let bp = "0123456789abcdefghijklmnopqrstuv";
+        let is_bot = |name: &str, pw: &str, user: &str, app: &str, pass: &str| match credentials(
+            true, name, pw,
+        ) {
+            Credentials::Bot {
+                user: u,
+                app: a,
+                password: p,
+            } => u == user && a == app && p == pass,
+            Credentials::Main { .. } => false,
+        };
+        assert!(is_bot("alice@bot", bp, "Alice", "bot", bp));
+        assert!(is_bot(
+            "Alice",
+            &format!("my@bot@{bp}"),
+            "Alice",
+            "my@bot",
+            bp
+        ));
+        // Not a bot password's shape: a main-account login.
+        for (name, pw) in [
+            ("Alice@bot", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+            ("Alice@bot", "short"),
+            ("Alice", "a long main password @ with an at sign in it"),
+            ("Alice@bot", &format!("x@{bp}Z")),
+        ] {
+            assert!(
+                matches!(credentials(true, name, pw), Credentials::Main { .. }),
+                "{name} {pw}"
+            );
+        }
+        assert!(matches!(
+            credentials(false, "Alice@bot", bp),
+            Credentials::Main { .. }
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod login;
 pub mod session;
+pub mod throttle;
 
 pub use login::{
     canonical_user_name, generate_bot_password, generate_password, hash_password, valid_user_name,

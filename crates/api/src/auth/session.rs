@@ -97,19 +97,32 @@ pub fn secret(session: &mut Session, key: &str) -> (String, bool) {
     (s, true)
 }
 
-/// A `Set-Cookie` value.
+/// Attributes of every cookie we set: sent back only by this site's own pages and
+/// top-level navigations (`SameSite=Lax`), never to scripts, and only over HTTPS when the
+/// request came that way.
+fn attributes(secure: bool) -> &'static str {
+    if secure {
+        "; path=/; HttpOnly; SameSite=Lax; Secure"
+    } else {
+        "; path=/; HttpOnly; SameSite=Lax"
+    }
+}
+
+/// A `Set-Cookie` value (a session cookie: it ends with the browser session).
 pub fn cookie(name: &str, value: &str, secure: bool) -> String {
-    format!(
-        "{name}={value}; path=/; HttpOnly{}",
-        if secure { "; Secure" } else { "" }
-    )
+    format!("{name}={value}{}", attributes(secure))
+}
+
+/// A `Set-Cookie` value kept 180 days (`UserID`, `UserName`).
+pub fn long_cookie(name: &str, value: &str, secure: bool) -> String {
+    format!("{name}={value}; Max-Age=15552000{}", attributes(secure))
 }
 
 /// A `Set-Cookie` value that removes a cookie.
 pub fn expired_cookie(name: &str, secure: bool) -> String {
     format!(
-        "{name}=deleted; expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; path=/; HttpOnly{}",
-        if secure { "; Secure" } else { "" }
+        "{name}=deleted; expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0{}",
+        attributes(secure)
     )
 }
 
@@ -160,5 +173,11 @@ mod tests {
         );
         assert_eq!(read_cookie(std::iter::once(&h), "zz"), None);
         assert_eq!(new_session_id().len(), 32);
+        assert_eq!(
+            cookie("mw_session", "abc", true),
+            "mw_session=abc; path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(expired_cookie("mwUserID", false).ends_with("; SameSite=Lax"));
+        assert!(long_cookie("mwUserID", "1", false).contains("SameSite=Lax"));
     }
 }

@@ -317,7 +317,15 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
                 );
                 Ok(())
             }
-            BodyKind::None | BodyKind::Other => Ok(()),
+            BodyKind::None => Ok(()),
+            // A body the API does not read (JSON, XML, …) is left unread: the connection
+            // closes after the answer.
+            BodyKind::Other => {
+                if declared != Some(0) {
+                    cut(&mut extra_headers, known);
+                }
+                Ok(())
+            }
         },
     };
     if let Err(e) = read {

@@ -23,16 +23,28 @@ pub trait UserRepo: Send + Sync {
     ) -> Result<User, StoreError>;
     async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
+    /// Sets a user's password and ends all the user's sessions (main-account and
+    /// bot-password ones), in one transaction; how many sessions ended.
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<u64, StoreError>;
     async fn set_groups(&self, user_id: i64, groups: &[String]) -> Result<(), StoreError>;
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
-    /// Creates or replaces the bot password `user@app_id`.
-    async fn put_bot_password(&self, bp: &BotPassword) -> Result<(), StoreError>;
+    /// Creates or replaces the bot password `user@app_id` and ends the sessions made with
+    /// it, in one transaction; how many sessions ended.
+    async fn put_bot_password(&self, bp: &BotPassword) -> Result<u64, StoreError>;
     async fn bot_password(
         &self,
         user_id: i64,
         app_id: &str,
     ) -> Result<Option<BotPassword>, StoreError>;
+    /// A user's bot passwords, by app id.
+    async fn bot_passwords(&self, user_id: i64) -> Result<Vec<BotPassword>, StoreError>;
+    /// Removes the bot password `user@app_id` and ends the sessions made with it, in one
+    /// transaction: how many sessions ended, or `None` when there was no such bot password.
+    async fn delete_bot_password(
+        &self,
+        user_id: i64,
+        app_id: &str,
+    ) -> Result<Option<u64>, StoreError>;
 }
 
 /// Server-side sessions.
@@ -40,8 +52,14 @@ pub trait UserRepo: Send + Sync {
 pub trait SessionRepo: Send + Sync {
     /// A session that has not expired at `now` (unix seconds).
     async fn session(&self, id: &str, now: i64) -> Result<Option<Session>, StoreError>;
-    async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Stores a new session (an id already taken is an error).
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Writes back a stored session if it still exists; whether it did. A session deleted
+    /// meanwhile (logout, revocation) is not created again.
+    async fn update_session(&self, session: &Session) -> Result<bool, StoreError>;
     async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Ends every session of a user (main-account and bot-password ones); how many.
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError>;
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
 }
 

@@ -57,15 +57,20 @@ impl UserRepo for SqliteRepo {
         Ok(row.as_ref().map(user_from).transpose()?)
     }
 
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<u64, StoreError> {
         let mut w = self.writer.begin().await?;
         sqlx::query("UPDATE user SET user_password = ? WHERE user_id = ?")
             .bind(password_hash)
             .bind(user_id)
             .execute(w.conn()?)
             .await?;
+        let ended = sqlx::query("DELETE FROM session WHERE s_user = ?")
+            .bind(user_id)
+            .execute(w.conn()?)
+            .await?
+            .rows_affected();
         w.finish().await?;
-        Ok(())
+        Ok(ended)
     }
 
     async fn set_groups(&self, user_id: i64, groups: &[String]) -> Result<(), StoreError> {
@@ -86,7 +91,7 @@ impl UserRepo for SqliteRepo {
         Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
     }
 
-    async fn put_bot_password(&self, bp: &BotPassword) -> Result<(), StoreError> {
+    async fn put_bot_password(&self, bp: &BotPassword) -> Result<u64, StoreError> {
         let mut w = self.writer.begin().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO bot_passwords (bp_user, bp_app_id, bp_password, bp_grants, \
@@ -99,8 +104,9 @@ impl UserRepo for SqliteRepo {
         .bind(&bp.created)
         .execute(w.conn()?)
         .await?;
+        let ended = delete_bot_sessions(w.conn()?, bp.user_id, &bp.app_id).await?;
         w.finish().await?;
-        Ok(())
+        Ok(ended)
     }
 
     async fn bot_password(
@@ -113,15 +119,66 @@ impl UserRepo for SqliteRepo {
             .bind(app_id)
             .fetch_optional(&self.pool)
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(BotPassword {
-            user_id: row.try_get("bp_user")?,
-            app_id: row.try_get("bp_app_id")?,
-            password_hash: row.try_get("bp_password")?,
-            grants: split_list(&row.try_get::<String, _>("bp_grants")?),
-            created: row.try_get("bp_created")?,
-        }))
+        Ok(row.as_ref().map(bot_password_from).transpose()?)
     }
+
+    async fn bot_passwords(&self, user_id: i64) -> Result<Vec<BotPassword>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM bot_passwords WHERE bp_user = ? ORDER BY bp_app_id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(bot_password_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_bot_password(
+        &self,
+        user_id: i64,
+        app_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut w = self.writer.begin().await?;
+        let removed = sqlx::query("DELETE FROM bot_passwords WHERE bp_user = ? AND bp_app_id = ?")
+            .bind(user_id)
+            .bind(app_id)
+            .execute(w.conn()?)
+            .await?
+            .rows_affected();
+        let ended = if removed == 0 {
+            None
+        } else {
+            Some(delete_bot_sessions(w.conn()?, user_id, app_id).await?)
+        };
+        w.finish().await?;
+        Ok(ended)
+    }
+}
+
+fn bot_password_from(row: &SqliteRow) -> Result<BotPassword, sqlx::Error> {
+    Ok(BotPassword {
+        user_id: row.try_get("bp_user")?,
+        app_id: row.try_get("bp_app_id")?,
+        password_hash: row.try_get("bp_password")?,
+        grants: split_list(&row.try_get::<String, _>("bp_grants")?),
+        created: row.try_get("bp_created")?,
+    })
+}
+
+/// Ends the sessions made with the bot password `user_id@app_id`; how many.
+async fn delete_bot_sessions(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: i64,
+    app_id: &str,
+) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM session WHERE s_user = ? AND s_bot_app = ?")
+            .bind(user_id)
+            .bind(app_id)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[async_trait]
@@ -142,16 +199,17 @@ impl SessionRepo for SqliteRepo {
             grants: grants.map(|g| split_list(&g)),
             secrets: serde_json::from_str(&secrets).unwrap_or_default(),
             expires: row.try_get("s_expires")?,
+            is_new: false,
         }))
     }
 
-    async fn put_session(&self, s: &Session) -> Result<(), StoreError> {
-        let mut w = self.writer.begin().await?;
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         let secrets =
             serde_json::to_string(&s.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO session (s_id, s_user, s_bot_app, s_grants, s_secrets, \
-             s_expires) VALUES (?,?,?,?,?,?)",
+        let mut w = self.writer.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO session (s_id, s_user, s_bot_app, s_grants, s_secrets, s_expires) \
+             VALUES (?,?,?,?,?,?) ON CONFLICT (s_id) DO NOTHING",
         )
         .bind(&s.id)
         .bind(s.user_id)
@@ -162,7 +220,30 @@ impl SessionRepo for SqliteRepo {
         .execute(w.conn()?)
         .await?;
         w.finish().await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists("session".into()));
+        }
         Ok(())
+    }
+
+    async fn update_session(&self, s: &Session) -> Result<bool, StoreError> {
+        let secrets =
+            serde_json::to_string(&s.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut w = self.writer.begin().await?;
+        let r = sqlx::query(
+            "UPDATE session SET s_user = ?, s_bot_app = ?, s_grants = ?, s_secrets = ?, \
+             s_expires = ? WHERE s_id = ?",
+        )
+        .bind(s.user_id)
+        .bind(&s.bot_app)
+        .bind(s.grants.as_ref().map(|g| g.join(",")))
+        .bind(secrets)
+        .bind(s.expires)
+        .bind(&s.id)
+        .execute(w.conn()?)
+        .await?;
+        w.finish().await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
@@ -173,6 +254,16 @@ impl SessionRepo for SqliteRepo {
             .await?;
         w.finish().await?;
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+        let mut w = self.writer.begin().await?;
+        let r = sqlx::query("DELETE FROM session WHERE s_user = ?")
+            .bind(user_id)
+            .execute(w.conn()?)
+            .await?;
+        w.finish().await?;
+        Ok(r.rows_affected())
     }
 
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
