@@ -684,8 +684,14 @@ async fn jsonp_callback_metrics_and_article_size() {
 
     c.step("/metrics counts what happened");
     let mut mallory = Client::new(&server);
-    let r = mallory.login("Alice@bot", "wrongpassword0123456789abcdefghij").await;
-    c.eq("a wrong password", r["login"]["result"].as_str(), Some("Failed"));
+    let r = mallory
+        .login("Alice@bot", "wrongpassword0123456789abcdefghij")
+        .await;
+    c.eq(
+        "a wrong password",
+        r["login"]["result"].as_str(),
+        Some("Failed"),
+    );
     let m = metrics(&server).await;
     c.ok(
         "logins by outcome",

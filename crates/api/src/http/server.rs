@@ -1,10 +1,13 @@
 //! The front door: accepting connections and running HTTP on them with the limits a server
 //! facing the internet needs without a proxy in front of it.
 //!
-//! - A client has [`FrontDoor::header_timeout`] to send a request's whole header (hyper's
-//!   header-read timer, which also runs while a keep-alive connection waits for its next
-//!   request), and [`FrontDoor::body_timeout`] between two pieces of a request body
-//!   ([`TimeoutBody`]; the API answers 408 and closes).
+//! - HTTP/1.1 (and 1.0) through hyper's connection builder with a Tokio timer.
+//! - A client has [`FrontDoor::header_timeout`] to send a request's whole header, and
+//!   [`FrontDoor::body_timeout`] between two pieces of a request body ([`TimeoutBody`]; the
+//!   API answers 408 and closes). The first header of a connection is read here, into a
+//!   buffer only as large as what arrived, before hyper (whose buffers take 16 KiB) takes
+//!   the connection: 10,000 half-open connections cost about 30 MiB. Later requests on a
+//!   keep-alive connection are timed by hyper's header-read timer.
 //! - A connection that is idle (no request in progress) for [`FrontDoor::keepalive_timeout`]
 //!   is closed by the reaper.
 //! - Open connections are capped in total and per client address. At a cap, the idle
@@ -35,8 +38,7 @@ use axum::http::{Request, Response};
 use axum::Router;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -273,6 +275,10 @@ fn longest_idle<'a>(conns: impl Iterator<Item = &'a Arc<Conn>>, now: u64) -> Opt
 /// The socket, noting when bytes come in (for the keep-alive reaper) and counting them.
 struct Tracked {
     stream: Option<TcpStream>,
+    /// Bytes read before hyper took the connection (the first request's header), served
+    /// first.
+    prefix: Vec<u8>,
+    prefix_at: usize,
     conn: Arc<Conn>,
     limits: Arc<FrontDoor>,
 }
@@ -283,6 +289,17 @@ impl AsyncRead for Tracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.prefix_at < self.prefix.len() {
+            let n = buf.remaining().min(self.prefix.len() - self.prefix_at);
+            let at = self.prefix_at;
+            buf.put_slice(&self.prefix[at..at + n]);
+            self.prefix_at += n;
+            if self.prefix_at == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.prefix_at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let Some(stream) = self.stream.as_mut() else {
             return Poll::Ready(Ok(()));
@@ -364,6 +381,44 @@ async fn linger(mut stream: TcpStream, max_bytes: u64, max_time: Duration) {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => read += n as u64,
             _ => break,
+        }
+    }
+}
+
+/// Largest first header read before hyper takes over (hyper answers 431 beyond its own
+/// limit).
+const MAX_PREREAD: usize = 64 * 1024;
+
+/// Reads from a new connection until its first request's header is complete (an empty
+/// line), the buffer reaches [`MAX_PREREAD`], or the peer closes. Returns what was read.
+async fn read_head(stream: &TcpStream, conn: &Conn) -> io::Result<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        stream.readable().await?;
+        if buf.capacity() - buf.len() < 512 {
+            buf.reserve(if buf.is_empty() { 1024 } else { buf.len() });
+        }
+        match stream.try_read_buf(&mut buf) {
+            Ok(0) => {
+                return if buf.is_empty() {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                } else {
+                    Ok(buf)
+                };
+            }
+            Ok(n) => {
+                conn.touch();
+                metrics::counter!("mwstore_received_bytes_total").increment(n as u64);
+                let from = buf.len().saturating_sub(n + 3);
+                if memchr::memmem::find(&buf[from..], b"\r\n\r\n").is_some()
+                    || memchr::memmem::find(&buf[from..], b"\n\n").is_some()
+                    || buf.len() >= MAX_PREREAD
+                {
+                    return Ok(buf);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
         }
     }
 }
@@ -452,20 +507,12 @@ pub async fn serve(
 ) -> io::Result<()> {
     let limits = Arc::new(limits);
     let registry = Registry::new((*limits).clone());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(256 * 1024)
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(64)
-        .keep_alive_interval(Some(limits.keepalive_timeout))
-        .keep_alive_timeout(limits.header_timeout)
-        .max_header_list_size(64 * 1024);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
 
@@ -506,29 +553,43 @@ pub async fn serve(
         };
         metrics::counter!("mwstore_connections_accepted_total").increment(1);
         let _ = stream.set_nodelay(true);
-        let conn = registered.conn.clone();
-        let io = TokioIo::new(Tracked {
-            stream: Some(stream),
-            conn: conn.clone(),
-            limits: limits.clone(),
-        });
         let router = router.clone();
-        let body_timeout = limits.body_timeout;
-        let service = hyper::service::service_fn({
-            let conn = conn.clone();
-            move |req| handle_request(router.clone(), conn.clone(), body_timeout, req)
-        });
+        let limits = limits.clone();
         let builder = builder.clone();
-        let watched = graceful.watch(builder.serve_connection(io, service).into_owned());
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let conn = registered.conn.clone();
             let _registered = registered;
+            // The first request's header is read here, into a buffer as small as it is, so
+            // that a connection that never completes one costs little more than its socket.
+            let prefix = tokio::select! {
+                head = tokio::time::timeout(limits.header_timeout, read_head(&stream, &conn)) => match head {
+                    Ok(Ok(prefix)) => prefix,
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        metrics::counter!("mwstore_connections_closed_total", "reason" => "header_timeout").increment(1);
+                        return;
+                    }
+                },
+                () = conn.kill.notified() => return,
+            };
+            let io = TokioIo::new(Tracked {
+                stream: Some(stream),
+                prefix,
+                prefix_at: 0,
+                conn: conn.clone(),
+                limits: limits.clone(),
+            });
+            let body_timeout = limits.body_timeout;
+            let service = hyper::service::service_fn({
+                let conn = conn.clone();
+                move |req| handle_request(router.clone(), conn.clone(), body_timeout, req)
+            });
+            let watched = watcher.watch(builder.serve_connection(io, service));
             tokio::select! {
                 r = watched => {
                     if let Err(e) = r {
-                        let timed_out = e
-                            .downcast_ref::<hyper::Error>()
-                            .is_some_and(hyper::Error::is_timeout);
-                        if timed_out {
+                        if e.is_timeout() {
                             metrics::counter!("mwstore_connections_closed_total", "reason" => "header_timeout").increment(1);
                         }
                     }
