@@ -430,15 +430,7 @@ async fn too_many_parameters_are_refused_early() {
     }
 
     c.step("1,001 parameters in the query string");
-    let mut q = String::from("action=query&format=json");
-    for i in 0..1000 {
-        q.push_str(&format!("&b{i}=1"));
-    }
-    let r = client
-        .get(format!("{}?{q}", server.api()))
-        .send()
-        .await
-        .expect("GET");
+    let r = get_with_params(&client, &server, "b", 1000).await;
     c.eq("status", r.status().as_u16(), 413);
     let v: Value = r.json().await.expect("json");
     c.eq("code", v["error"]["code"].as_str(), Some("toomanyparams"));
@@ -461,19 +453,29 @@ async fn too_many_parameters_are_refused_early() {
     c.eq("code", v["error"]["code"].as_str(), Some("toomanyparams"));
 
     c.step("1,000 parameters are fine");
-    let mut q = String::from("action=query&format=json");
-    for i in 0..998 {
-        q.push_str(&format!("&d{i}=1"));
-    }
-    let r = client
-        .get(format!("{}?{q}", server.api()))
-        .send()
-        .await
-        .expect("GET");
+    let r = get_with_params(&client, &server, "d", 998).await;
     c.eq("status", r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("json");
     c.ok("no error", v.get("error").is_none(), &v);
     c.finish();
+}
+
+/// An `action=query` GET with `n` more parameters named `prefix0`, `prefix1`, ….
+async fn get_with_params(
+    client: &reqwest::Client,
+    server: &Server,
+    prefix: &str,
+    n: usize,
+) -> reqwest::Response {
+    let mut q = String::from("action=query&format=json");
+    for i in 0..n {
+        q.push_str(&format!("&{prefix}{i}=1"));
+    }
+    client
+        .get(format!("{}?{q}", server.api()))
+        .send()
+        .await
+        .expect("GET")
 }
 
 /// Writes `total` bytes of a body after `head`, while reading the answer; returns the

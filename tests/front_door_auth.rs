@@ -30,6 +30,17 @@ fn client_from(server: &Server, from: &str) -> Client {
     }
 }
 
+/// Three wrong guesses for `name` are checked (a limit of 3 per window), the fourth is
+/// throttled.
+async fn three_wrong_then_throttled(c: &Client, name: &str, what: &str) {
+    for i in 0..3 {
+        let (v, _) = login(c, name, "wrong-password").await;
+        assert_eq!(v, failed(), "{name}, guess {i} {what}");
+    }
+    let (v, _) = login(c, name, "wrong-password").await;
+    assert_throttled(&format!("{name}, 4th guess {what}"), &v);
+}
+
 async fn login_token(c: &Client) -> String {
     let (_, _, v) = c
         .get(&[
@@ -158,12 +169,7 @@ async fn lockout_from_one_address_leaves_the_account_open_from_another() {
         .await;
     assert_eq!(v["query"]["userinfo"]["name"], "127.0.0.2", "{v}");
 
-    for i in 0..3 {
-        let (v, _) = login(&a, "Alice", "wrong-password").await;
-        assert_eq!(v, failed(), "guess {i}");
-    }
-    let (v, _) = login(&a, "Alice", "wrong-password").await;
-    assert_throttled("4th guess from .2", &v);
+    three_wrong_then_throttled(&a, "Alice", "from .2").await;
     // Locked for (Alice, 127.0.0.2): the right password waits too, and clientlogin counts
     // the same attempts.
     let (v, _) = login(&a, "alice", "alice-password-1").await;
@@ -298,12 +304,7 @@ async fn success_clears_the_count_and_does_not_count_for_the_address() {
     assert_eq!(v["result"], "Success", "{v}");
     // Alice's count starts over: three more wrong guesses are checked.
     let c = client_from(&server, "127.0.0.7");
-    for i in 0..3 {
-        let (v, _) = login(&c, "Alice", "wrong-password").await;
-        assert_eq!(v, failed(), "guess {i} after the success");
-    }
-    let (v, _) = login(&c, "Alice", "wrong-password").await;
-    assert_throttled("Alice, 4th guess after the success", &v);
+    three_wrong_then_throttled(&c, "Alice", "after the success").await;
     // The address has counted 5 failures (the success was given back): Bob's first guess is
     // the 6th and is checked, the next one is over the address's limit.
     let (v, _) = login(&c, "Bob", "wrong-password").await;

@@ -6,7 +6,25 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::error::{ApiError, Code};
 use crate::params::lock;
+
+/// The answer when a request finds no room in a pool: MediaWiki's `ratelimited` shape, with
+/// HTTP 429 and `Retry-After`, naming what is busy ("bytes of uploads being received").
+pub fn busy(what: &str, which: Exceeded, retry_after_secs: u32) -> ApiError {
+    let whose = match which {
+        Exceeded::Holder => "for you",
+        Exceeded::Total => "for everyone together",
+    };
+    let mut e = ApiError::new(
+        Code::RateLimited,
+        format!("You've exceeded your rate limit: too many {what} at once {whose}. Please wait some time and try again."),
+    );
+    e.status = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    e.headers
+        .push(("retry-after", retry_after_secs.to_string()));
+    e
+}
 
 /// Who holds a share: a user id, or the client address of an anonymous request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@ use mwstore_multipart::{parse_boundary, Limits, MultipartReader};
 use mwstore_storage::UploadSpool;
 
 use crate::error::{ApiError, Code};
-use crate::limits::{Exceeded, Share};
+use crate::limits::{self, Share};
 use crate::params::{Params, UploadedFile};
 
 /// Limits on what a request may carry.
@@ -107,19 +107,9 @@ impl FileGate {
     }
 
     fn grow(&mut self, n: u64) -> Result<(), ApiError> {
-        self.share.grow(n).map_err(|which| {
-            let whose = match which {
-                Exceeded::Holder => "you",
-                Exceeded::Total => "everyone together",
-            };
-            let mut e = ApiError::new(
-                Code::RateLimited,
-                format!("You've exceeded your rate limit: too many bytes of uploads are being received at once for {whose}. Please wait some time and try again."),
-            );
-            e.status = axum::http::StatusCode::TOO_MANY_REQUESTS;
-            e.headers.push(("retry-after", "10".into()));
-            e
-        })
+        self.share
+            .grow(n)
+            .map_err(|which| limits::busy("bytes of uploads are being received", which, 10))
     }
 }
 

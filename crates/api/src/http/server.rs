@@ -103,6 +103,9 @@ pub struct Conn {
     in_flight: AtomicUsize,
     /// When a byte last came in or a response last finished.
     last_active: AtomicU64,
+    /// A response has been sent: from now on, quiet time is keep-alive idleness (before,
+    /// the header timeout governs).
+    served: AtomicBool,
     /// Closes the connection at once (eviction, keep-alive reaping).
     kill: Notify,
     killed: AtomicBool,
@@ -219,6 +222,7 @@ impl Registry {
             peer,
             in_flight: AtomicUsize::new(0),
             last_active: AtomicU64::new(now),
+            served: AtomicBool::new(false),
             kill: Notify::new(),
             killed: AtomicBool::new(false),
             linger: AtomicU64::new(0),
@@ -251,13 +255,14 @@ impl Registry {
         Self::forget(&mut map, conn, &self.total);
     }
 
-    /// Closes connections idle for longer than the keep-alive timeout.
+    /// Closes keep-alive connections idle for longer than the keep-alive timeout.
     fn reap(&self) {
         let now = now_ms();
         let limit = u64::try_from(self.limits.keepalive_timeout.as_millis()).unwrap_or(u64::MAX);
         let map = lock(&self.by_address);
         for c in map.values().flatten() {
-            if c.idle_for(now).is_some_and(|idle| idle > limit) {
+            let kept_alive = c.served.load(Ordering::Acquire);
+            if kept_alive && c.idle_for(now).is_some_and(|idle| idle > limit) {
                 c.close("keepalive_timeout");
             }
         }
@@ -436,6 +441,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
+        self.0.served.store(true, Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -18,7 +18,7 @@ use mwstore_storage::Staged;
 use crate::context::Req;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Body, Candidate, Source};
-use crate::limits::{Exceeded, Holder, Share};
+use crate::limits::{self, Holder, Share};
 use crate::AppState;
 
 /// The file at `url` as a candidate: the feature and the URL are checked, then the rights
@@ -62,19 +62,7 @@ async fn fetch_slot(req: &Req) -> Result<Share, ApiError> {
             Err(_) if in_job && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Err(which) => {
-                let whose = match which {
-                    Exceeded::Holder => "for you",
-                    Exceeded::Total => "for everyone together",
-                };
-                let mut e = ApiError::new(
-                    Code::RateLimited,
-                    format!("You've exceeded your rate limit: too many uploads by URL are being fetched at once {whose}. Please wait some time and try again."),
-                );
-                e.status = axum::http::StatusCode::TOO_MANY_REQUESTS;
-                e.headers.push(("retry-after", "5".into()));
-                return Err(e);
-            }
+            Err(which) => return Err(limits::busy("uploads by URL are being fetched", which, 5)),
         }
     }
 }
