@@ -851,3 +851,39 @@ upload_by_url = true
     c.upload_result(&r, "Success");
     c.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_requests_then_keeps_its_deadline() {
+    let server = Server::start_with_config("shutdown_timeout = 2\nrequest_body_timeout = 60\n");
+    let (n, p) = alice_bot(&server);
+    let cookie = login_cookies(&server, &n, &p).await;
+
+    // A request in progress that will never finish: its body stops after a few bytes.
+    let mut stuck = TcpStream::connect(addr(&server)).await.expect("connect");
+    let head = format!(
+        "POST /w/api.php HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\naction=query&"
+    );
+    stuck.write_all(head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = server.child.id().to_string();
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // New connections are no longer taken…
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = TcpStream::connect(addr(&server)).await.is_err();
+    assert!(refused, "the listener is closed once shutdown begins");
+    // …and the server exits at its deadline although the request never ends.
+    let _dir = server.wait_exit(Duration::from_secs(10));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the request in progress was given its time ({took:?})"
+    );
+    let closed = read_until_closed(&mut stuck, Duration::from_secs(5)).await;
+    assert!(closed.is_some(), "the stuck connection is closed");
+}
