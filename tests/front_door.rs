@@ -887,3 +887,160 @@ async fn shutdown_waits_for_requests_then_keeps_its_deadline() {
     let closed = read_until_closed(&mut stuck, Duration::from_secs(5)).await;
     assert!(closed.is_some(), "the stuck connection is closed");
 }
+
+/// A PNG of `idat_bytes` of (random) image data: large without taking long to make.
+fn big_png(idat_bytes: usize) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for b in data {
+            c ^= u32::from(*b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&4096u32.to_be_bytes());
+    ihdr.extend_from_slice(&2048u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..idat_bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    chunk(&mut out, b"IDAT", &data);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
+    let server = Server::start_with_config("send_timeout = 2\n");
+    let mut c = Check::new(&server);
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let png = big_png(24 * 1024 * 1024);
+    let r = alice
+        .upload_resp("Front-door-big-download.png", &png, &[])
+        .await;
+    let up = c.upload_result(&r, "Success");
+    let url = up["imageinfo"]["url"].as_str().unwrap_or("").to_owned();
+    let path = url.trim_start_matches(&server.base).to_owned();
+
+    c.step("a download whose client does not read");
+    let mut s = TcpStream::connect(addr(&server)).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let got = read_until_closed(&mut s, Duration::from_secs(20)).await;
+    c.ok("the server closed it", got.is_some(), "still open");
+    let got = got.map_or(0, |g| g.len());
+    c.ok(
+        "before the whole file was sent",
+        got < png.len(),
+        format!("{got} of {} bytes", png.len()),
+    );
+    let m = metrics(&server).await;
+    c.ok(
+        "counted",
+        metric(
+            &m,
+            "mwstore_connections_closed_total{reason=\"send_timeout\"}",
+        ) >= 1.0,
+        &m,
+    );
+
+    c.step("a client that reads gets all of it");
+    let body = reqwest::get(&url)
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("bytes");
+    c.eq("bytes", body.len(), png.len());
+    c.finish();
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_forwarded_address() {
+    let server = Server::start_with_config("cdn_servers_no_purge = [\"127.0.0.1\"]\n");
+    let mut c = Check::new(&server);
+    let client = reqwest::Client::new();
+    let who = |xff: &'static str| {
+        let client = client.clone();
+        let api = server.api();
+        async move {
+            let v: Value = client
+                .get(api)
+                .query(&[
+                    ("action", "query"),
+                    ("meta", "userinfo"),
+                    ("format", "json"),
+                ])
+                .header("X-Forwarded-For", xff)
+                .send()
+                .await
+                .expect("GET")
+                .json()
+                .await
+                .expect("json");
+            v["query"]["userinfo"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }
+    };
+    c.eq(
+        "one hop",
+        who("198.51.100.7").await,
+        "198.51.100.7".to_owned(),
+    );
+    c.eq(
+        "the rightmost address that is not a trusted proxy",
+        who("203.0.113.1, 198.51.100.7, 127.0.0.1").await,
+        "198.51.100.7".to_owned(),
+    );
+
+    c.step("without the setting, X-Forwarded-For is ignored");
+    let plain = Server::start();
+    let v: Value = client
+        .get(plain.api())
+        .query(&[
+            ("action", "query"),
+            ("meta", "userinfo"),
+            ("format", "json"),
+        ])
+        .header("X-Forwarded-For", "198.51.100.7")
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    c.eq(
+        "the peer address",
+        v["query"]["userinfo"]["name"].as_str(),
+        Some("127.0.0.1"),
+    );
+    c.finish();
+}

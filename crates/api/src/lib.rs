@@ -95,6 +95,8 @@ pub struct AppState {
     pub spool_budget: Arc<limits::Pool>,
     /// Uploads by URL being fetched, per user and in total.
     pub url_fetches: Arc<limits::Pool>,
+    /// Proxies whose `X-Forwarded-For` names the client (`cdn_servers_no_purge`).
+    pub trusted_proxies: Vec<mwstore_domain::copyupload::Cidr>,
 }
 
 impl AppState {
@@ -102,6 +104,11 @@ impl AppState {
     pub fn new(config: Config, backends: Backends, server: String, db_version: String) -> Self {
         let rights = RightsPolicy::from_config(&config);
         let worker: u64 = rand::random();
+        let trusted_proxies = config
+            .cdn_servers_no_purge
+            .iter()
+            .filter_map(|c| mwstore_domain::copyupload::Cidr::parse(c).ok())
+            .collect();
         let spool_budget =
             limits::Pool::new(config.max_spool_bytes_per_user, config.max_spool_bytes);
         let url_fetches = limits::Pool::new(
@@ -127,6 +134,7 @@ impl AppState {
             cache: auth::cache::Cache::default(),
             spool_budget,
             url_fetches,
+            trusted_proxies,
         }
     }
 

@@ -135,6 +135,14 @@ pub struct Config {
     pub max_url_fetches: usize,
     /// Most uploads by URL fetched at once for one user.
     pub max_url_fetches_per_user: usize,
+    /// `$wgCdnServersNoPurge`: addresses or CIDR ranges of trusted proxies (load balancers,
+    /// CDNs). A request that comes through one is taken to come from the address it names in
+    /// `X-Forwarded-For`; the proxies themselves are exempt from
+    /// `max_connections_per_address`.
+    pub cdn_servers_no_purge: Vec<String>,
+    /// Seconds a response may wait for the client to take more of it before the connection
+    /// is closed (nginx `send_timeout`).
+    pub send_timeout: u64,
     /// Where `/metrics` (Prometheus) is served: empty for the main listen address, an
     /// address such as `127.0.0.1:9090` for a listener of its own, or `off`.
     pub metrics_listen: String,
@@ -154,6 +162,9 @@ impl Config {
             crate::copyupload::Cidr::parse(r)
                 .map_err(|e| format!("copy_uploads_allow_private: {e}"))?;
         }
+        for r in &self.cdn_servers_no_purge {
+            crate::copyupload::Cidr::parse(r).map_err(|e| format!("cdn_servers_no_purge: {e}"))?;
+        }
         if self.max_upload_size == 0 {
             return Err("max_upload_size must be greater than 0".into());
         }
@@ -167,6 +178,7 @@ impl Config {
             ("request_header_timeout", self.request_header_timeout),
             ("request_body_timeout", self.request_body_timeout),
             ("keepalive_timeout", self.keepalive_timeout),
+            ("send_timeout", self.send_timeout),
             ("max_article_size", self.max_article_size),
             ("max_form_fields_size", self.max_form_fields_size),
             ("max_spool_bytes", self.max_spool_bytes),
@@ -336,6 +348,8 @@ impl Default for Config {
             max_spool_bytes_per_user: 1024 * 1024 * 1024,
             max_url_fetches: 16,
             max_url_fetches_per_user: 2,
+            cdn_servers_no_purge: Vec::new(),
+            send_timeout: 60,
             metrics_listen: String::new(),
         }
     }

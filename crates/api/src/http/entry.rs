@@ -74,11 +74,12 @@ fn wildcard_match(pattern: &str, host: &str) -> bool {
 async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
-    let client_ip = parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "127.0.0.1".into());
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let client_ip =
+        crate::http::server::client_address(peer, &parts.headers, &app.trusted_proxies).to_string();
     let mut opts = OutputOptions {
         docref: output::docref(&app.api_url()),
         ..Default::default()

@@ -15,6 +15,11 @@
 //!   room; when none is idle, the new connection gets a short 503 and is closed. So a flood
 //!   of half-open connections from one address can neither starve the file-descriptor table
 //!   nor lock out a normal client of the same address.
+//! - A response the client stops taking is cut after [`FrontDoor::send_timeout`] without
+//!   progress (nginx's `send_timeout`).
+//! - Behind trusted proxies (`cdn_servers_no_purge`), the client is the address
+//!   `X-Forwarded-For` names ([`client_address`]) and the proxies are exempt from the
+//!   per-address cap.
 //! - A response sent before its request body was read (a refusal) is followed by a bounded
 //!   lingering close: the rest of the body is read and dropped for a short while, so that
 //!   the client sees the answer instead of a reset.
@@ -47,6 +52,7 @@ use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
 use mwstore_domain::config::Config;
+use mwstore_domain::copyupload::Cidr;
 
 use crate::params::lock;
 
@@ -59,6 +65,10 @@ pub struct FrontDoor {
     pub max_connections: usize,
     pub max_connections_per_address: usize,
     pub shutdown_timeout: Duration,
+    /// How long a response may wait for the client to take more of it.
+    pub send_timeout: Duration,
+    /// Proxies whose connections carry many clients: exempt from the per-address cap.
+    pub trusted_proxies: Vec<Cidr>,
     /// How long the lingering read after a refusal lasts at most.
     pub linger_timeout: Duration,
 }
@@ -83,6 +93,12 @@ impl FrontDoor {
             max_connections: max,
             max_connections_per_address: cfg.max_connections_per_address.min(max),
             shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout),
+            send_timeout: Duration::from_secs(cfg.send_timeout),
+            trusted_proxies: cfg
+                .cdn_servers_no_purge
+                .iter()
+                .filter_map(|c| Cidr::parse(c).ok())
+                .collect(),
             linger_timeout: Duration::from_secs(5),
         }
     }
@@ -128,6 +144,13 @@ impl Conn {
     fn idle_for(&self, now: u64) -> Option<u64> {
         (self.in_flight.load(Ordering::Acquire) == 0)
             .then(|| now.saturating_sub(self.last_active.load(Ordering::Relaxed)))
+    }
+
+    /// Closes the connection; its reason was counted by the caller.
+    fn close_quietly(&self) {
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            self.kill.notify_one();
+        }
     }
 
     fn close(&self, why: &'static str) {
@@ -195,7 +218,8 @@ impl Registry {
         let mut map = lock(&self.by_address);
         let ip = peer.ip();
         let mine = map.get(&ip).map_or(0, Vec::len);
-        if mine >= self.limits.max_connections_per_address {
+        let proxy = self.limits.trusted_proxies.iter().any(|c| c.contains(ip));
+        if !proxy && mine >= self.limits.max_connections_per_address {
             let victim = map
                 .get(&ip)
                 .and_then(|conns| longest_idle(conns.iter(), now));
@@ -286,6 +310,43 @@ struct Tracked {
     prefix_at: usize,
     conn: Arc<Conn>,
     limits: Arc<FrontDoor>,
+    /// Armed while a write waits for the client to take bytes.
+    send_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Tracked {
+    /// A write that could not go on: past the send timeout it fails (and the connection
+    /// closes), else it waits.
+    fn write_pending(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let timeout = self.limits.send_timeout;
+        let sleep = self
+            .send_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.send_deadline = None;
+        self.conn.close_quietly();
+        metrics::counter!("mwstore_connections_closed_total", "reason" => "send_timeout")
+            .increment(1);
+        Some(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        ))
+    }
+
+    fn wrote<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Pending => match self.write_pending(cx) {
+                None => Poll::Pending,
+                Some(e) => Poll::Ready(Err(e)),
+            },
+            ready => {
+                self.send_deadline = None;
+                ready
+            }
+        }
+    }
 }
 
 impl AsyncRead for Tracked {
@@ -325,17 +386,19 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.stream.as_mut() {
+        let r = match self.stream.as_mut() {
             Some(s) => Pin::new(s).poll_write(cx, buf),
-            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
-        }
+            None => return Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        };
+        self.wrote(cx, r)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stream.as_mut() {
+        let r = match self.stream.as_mut() {
             Some(s) => Pin::new(s).poll_flush(cx),
-            None => Poll::Ready(Ok(())),
-        }
+            None => return Poll::Ready(Ok(())),
+        };
+        self.wrote(cx, r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -350,10 +413,11 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.stream.as_mut() {
+        let r = match self.stream.as_mut() {
             Some(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
-        }
+            None => return Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        };
+        self.wrote(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -444,6 +508,31 @@ impl Drop for InFlight {
         self.0.served.store(true, Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address
+/// `X-Forwarded-For` names that is not itself a trusted proxy (as MediaWiki's
+/// `WebRequest::getIP` reads it).
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let mut ip = peer;
+    if !is_trusted(ip) {
+        return ip;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    for hop in forwarded.into_iter().rev() {
+        ip = hop;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    ip
 }
 
 /// Whether an error (of a request body) is the body idle timeout.
@@ -585,6 +674,7 @@ pub async fn serve(
                 prefix_at: 0,
                 conn: conn.clone(),
                 limits: limits.clone(),
+                send_deadline: None,
             });
             let body_timeout = limits.body_timeout;
             let service = hyper::service::service_fn({
