@@ -4,6 +4,7 @@
 //! whatever way the request ends.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{ApiError, Code};
@@ -24,6 +25,28 @@ pub fn busy(what: &str, which: Exceeded, retry_after_secs: u32) -> ApiError {
     e.headers
         .push(("retry-after", retry_after_secs.to_string()));
     e
+}
+
+/// What per-address limits count by: an IPv4 address, or the /64 an IPv6 address is in (the
+/// usual allocation to one customer, so one client cannot multiply its share by using many
+/// addresses of it). IPv4-mapped IPv6 addresses count as IPv4.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
+/// What a per-address limit counts `client_ip` under (see [`address_key`]).
+pub fn address_of(client_ip: &str) -> String {
+    client_ip
+        .parse::<IpAddr>()
+        .map_or_else(|_| client_ip.to_owned(), |ip| address_key(ip).to_string())
 }
 
 /// Who holds a share: a user id, or the client address of an anonymous request.

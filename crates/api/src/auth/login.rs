@@ -111,9 +111,11 @@ fn throttled_text(wait: u64) -> String {
 /// to wait when it is refused.
 fn reserve(req: &Req, subject: Subject<'_>) -> Result<Reservation, u64> {
     let cfg = &req.app.config;
+    // Addresses count by IPv4 address or IPv6 /64, as the connection caps do.
+    let address = crate::limits::address_of(&req.client_ip);
     let r = req.app.login_throttle.reserve(
         subject,
-        &req.client_ip,
+        &address,
         &cfg.password_attempt_throttle,
         &cfg.password_attempt_throttle_per_address,
     );

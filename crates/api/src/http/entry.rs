@@ -265,7 +265,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     let kind = body::body_kind(&parts.headers, is_post);
     let declared = body::content_length(&parts.headers);
     let holder = if req.user.is_anon() {
-        Holder::Address(req.client_ip.clone())
+        Holder::Address(crate::limits::address_of(&req.client_ip))
     } else {
         Holder::User(req.user.id)
     };

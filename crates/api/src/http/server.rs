@@ -54,6 +54,7 @@ use tower_http::timeout::TimeoutBody;
 use mwstore_domain::config::Config;
 use mwstore_domain::copyupload::Cidr;
 
+use crate::limits::address_key;
 use crate::params::lock;
 
 /// The limits the front door applies.
@@ -177,7 +178,7 @@ impl Refusal {
     }
 }
 
-/// The open connections, by client address.
+/// The open connections, by client address ([`address_key`]).
 pub struct Registry {
     limits: FrontDoor,
     by_address: Mutex<HashMap<IpAddr, Vec<Arc<Conn>>>>,
@@ -216,9 +217,13 @@ impl Registry {
     fn admit(self: &Arc<Self>, peer: SocketAddr) -> Result<Registered, Refusal> {
         let now = now_ms();
         let mut map = lock(&self.by_address);
-        let ip = peer.ip();
+        let ip = address_key(peer.ip());
         let mine = map.get(&ip).map_or(0, Vec::len);
-        let proxy = self.limits.trusted_proxies.iter().any(|c| c.contains(ip));
+        let proxy = self
+            .limits
+            .trusted_proxies
+            .iter()
+            .any(|c| c.contains(peer.ip()));
         if !proxy && mine >= self.limits.max_connections_per_address {
             let victim = map
                 .get(&ip)
@@ -261,7 +266,7 @@ impl Registry {
     }
 
     fn forget(map: &mut HashMap<IpAddr, Vec<Arc<Conn>>>, conn: &Conn, total: &AtomicUsize) {
-        let ip = conn.peer.ip();
+        let ip = address_key(conn.peer.ip());
         if let Some(list) = map.get_mut(&ip) {
             if let Some(i) = list.iter().position(|c| c.id == conn.id) {
                 list.swap_remove(i);
@@ -704,4 +709,49 @@ pub async fn serve(
         ),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_count_by_v4_or_v6_slash_64() {
+        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:3:4:5:6")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(address_key(ip("2001:db8:1:2::9")), ip("2001:db8:1:2::"));
+        assert_ne!(address_key(ip("2001:db8:1:3::9")), ip("2001:db8:1:2::"));
+        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+    }
+
+    #[test]
+    fn forwarded_addresses() {
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 198.51.100.7, 10.1.1.1".parse().unwrap(),
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &h, &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_address(ip("192.0.2.1"), &h, &trusted),
+            ip("192.0.2.1")
+        );
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
+        let empty = axum::http::HeaderMap::new();
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &empty, &trusted),
+            ip("10.0.0.1")
+        );
+    }
 }

@@ -48,7 +48,7 @@ pub async fn receive(req: &Req, url: &str) -> Result<Candidate, ApiError> {
 /// none is answered `ratelimited` at once; a queued job waits for one.
 async fn fetch_slot(req: &Req) -> Result<Share, ApiError> {
     let holder = if req.user.is_anon() {
-        Holder::Address(req.client_ip.clone())
+        Holder::Address(crate::limits::address_of(&req.client_ip))
     } else {
         Holder::User(req.user.id)
     };
