@@ -57,6 +57,10 @@ const MESSAGES: &[(&str, &str)] = &[
         "SVG that sets any style attribute with remote URL is blocked. Found <code>$1=\"$2\"</code> in the uploaded SVG file.",
     ),
     ("uploaded-image-filter-svg", "Found image filter with URL: <code>&lt;$1 $2=\"$3\"&gt;</code> in the uploaded SVG file."),
+    (
+        "uploaded-xml-base-svg",
+        "Setting a base URL (<code>xml:base</code>) is not allowed in SVG files: it changes where every reference points. Found <code>&lt;$1 xml:base=\"$2\"&gt;</code>.",
+    ),
     ("upload-scripted-pi-callback", "Cannot upload a file that contains XML-stylesheet processing instruction."),
     ("upload-scripted-dtd", "Cannot upload SVG files that contain a non-standard DTD declaration."),
 ];

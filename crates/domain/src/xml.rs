@@ -9,7 +9,7 @@
 //! for files of any size.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -28,8 +28,12 @@ const MAX_DEPTH: usize = 256;
 pub const SVG_METADATA_CUTOFF: usize = 262_144;
 /// Nesting limit for entity expansion.
 const MAX_ENTITY_DEPTH: u8 = 8;
+/// Most bytes entity references may produce in one document, all expansions together: so
+/// that expansion work stays linear in the file whatever its entities do (a document that
+/// needs more is not well-formed for us, as libxml refuses "huge" amplification).
+const MAX_ENTITY_BYTES: u64 = 10_000_000;
 
-const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+pub(crate) const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
 
 // ---------------------------------------------------------------------------------------
 // Input decoding
@@ -544,6 +548,10 @@ struct Walker<'h, H: XmlHandler> {
     entities: HashMap<String, String>,
     has_external_subset: bool,
     ns_stack: Vec<(String, String)>,
+    /// Positions in `ns_stack` of each prefix's declarations, innermost last.
+    ns_index: HashMap<String, Vec<usize>>,
+    /// Bytes produced by entity references so far (see [`MAX_ENTITY_BYTES`]).
+    entity_bytes: Cell<u64>,
     stack: Vec<OpenElement>,
     root: Option<String>,
     seen_root: bool,
@@ -602,6 +610,8 @@ pub(crate) fn walk_xml<H: XmlHandler>(
         entities: HashMap::new(),
         has_external_subset: false,
         ns_stack: Vec::new(),
+        ns_index: HashMap::new(),
+        entity_bytes: Cell::new(0),
         stack: Vec::new(),
         root: None,
         seen_root: false,
@@ -765,11 +775,31 @@ impl<H: XmlHandler> Walker<'_, H> {
         if prefix == "xml" {
             return Some(NS_XML);
         }
-        self.ns_stack
-            .iter()
-            .rev()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, u)| u.as_str())
+        let i = *self.ns_index.get(prefix)?.last()?;
+        self.ns_stack.get(i).map(|(_, u)| u.as_str())
+    }
+
+    /// Declares `prefix` (one hash probe, so that many declarations stay linear).
+    fn push_ns(&mut self, prefix: String, uri: String) {
+        self.ns_index
+            .entry(prefix.clone())
+            .or_default()
+            .push(self.ns_stack.len());
+        self.ns_stack.push((prefix, uri));
+    }
+
+    /// Ends the declarations made after `mark`.
+    fn pop_ns_to(&mut self, mark: usize) {
+        while self.ns_stack.len() > mark {
+            if let Some((prefix, _)) = self.ns_stack.pop() {
+                if let Some(list) = self.ns_index.get_mut(&prefix) {
+                    list.pop();
+                    if list.is_empty() {
+                        self.ns_index.remove(&prefix);
+                    }
+                }
+            }
+        }
     }
 
     fn resolve(&self, qname: &str, is_attr: bool) -> XmlName {
@@ -814,8 +844,14 @@ impl<H: XmlHandler> Walker<'_, H> {
         }
         let ns_mark = self.ns_stack.len();
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
-        for attr in e.attributes().with_checks(true) {
+        // Duplicate names are found with a set: quick-xml's own check compares every
+        // attribute with every earlier one, which is quadratic in their number.
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        for attr in e.attributes().with_checks(false) {
             let attr = attr.map_err(|_| Stop::Malformed)?;
+            if !seen.insert(attr.key.as_ref().to_vec()) {
+                return Err(Stop::Malformed);
+            }
             let key = utf8(attr.key.as_ref())?.to_owned();
             if !valid_name(&key) {
                 return Err(Stop::Malformed);
@@ -826,9 +862,9 @@ impl<H: XmlHandler> Walker<'_, H> {
             }
             let value = self.expand(raw, true, 0)?;
             if key == "xmlns" {
-                self.ns_stack.push((String::new(), value));
+                self.push_ns(String::new(), value);
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                self.ns_stack.push((prefix.to_owned(), value));
+                self.push_ns(prefix.to_owned(), value);
             } else {
                 raw_attrs.push((key, value));
             }
@@ -868,7 +904,7 @@ impl<H: XmlHandler> Walker<'_, H> {
     }
 
     fn close(&mut self, el: OpenElement, end_tag_start: u64) -> Result<bool, Stop> {
-        self.ns_stack.truncate(el.ns_mark);
+        self.pop_ns_to(el.ns_mark);
         let depth = self.stack.len();
         let data = el.data.unwrap_or_default();
         match self.handler.end(&el.name, &data, depth, end_tag_start) {
@@ -935,6 +971,11 @@ impl<H: XmlHandler> Walker<'_, H> {
                             return Err(Stop::Malformed);
                         }
                         let expanded = self.expand(value, attr, level + 1)?;
+                        let total = self.entity_bytes.get() + expanded.len() as u64;
+                        if total > MAX_ENTITY_BYTES {
+                            return Err(Stop::Malformed);
+                        }
+                        self.entity_bytes.set(total);
                         out.push_str(&expanded);
                     }
                     None if self.has_external_subset => {}
