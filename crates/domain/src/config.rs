@@ -102,6 +102,13 @@ pub struct Config {
     pub cross_site_ajax_domains: Vec<String>,
     /// Cookie prefix (`$wgCookiePrefix`, MediaWiki's default is the DB name).
     pub cookie_prefix: String,
+    /// Most pixels (width × height) a raster image may declare. MediaWiki has no such upload
+    /// limit (its `$wgMaxImageArea`, 12.5 MP, only stops thumbnailing). The default, 1
+    /// gigapixel, is above every camera (the largest multi-shot sensors give 400 MP) and a
+    /// 1200 dpi scan of an A3 page (280 MP); it refuses the absurd canvases of pixel bombs
+    /// (a 100,000 × 100,000 PNG of a few bytes would need 30 GB to decode). Wikis that hold
+    /// gigapixel panoramas raise it.
+    pub max_image_area: u64,
     /// `$wgMaxArticleSize` in KiB: the largest page text (`text`, and `comment` when it
     /// becomes the text) an upload may carry.
     pub max_article_size: u64,
@@ -180,6 +187,7 @@ impl Config {
             ("keepalive_timeout", self.keepalive_timeout),
             ("send_timeout", self.send_timeout),
             ("max_article_size", self.max_article_size),
+            ("max_image_area", self.max_image_area),
             ("max_form_fields_size", self.max_form_fields_size),
             ("max_spool_bytes", self.max_spool_bytes),
             ("max_spool_bytes_per_user", self.max_spool_bytes_per_user),
@@ -335,6 +343,7 @@ impl Default for Config {
             show_hostnames: false,
             cross_site_ajax_domains: Vec::new(),
             cookie_prefix: "mwstore".into(),
+            max_image_area: 1_000_000_000,
             max_article_size: 2048,
             max_input_vars: 1000,
             max_form_fields_size: 8 * 1024 * 1024,

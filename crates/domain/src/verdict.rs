@@ -58,6 +58,10 @@ const MESSAGES: &[(&str, &str)] = &[
     ),
     ("uploaded-image-filter-svg", "Found image filter with URL: <code>&lt;$1 $2=\"$3\"&gt;</code> in the uploaded SVG file."),
     (
+        "uploaded-image-area-too-large",
+        "The image declares $1 × $2 pixels, more than the $3 pixels an image may have here. Such a canvas is refused before anything tries to decode it.",
+    ),
+    (
         "uploaded-xml-base-svg",
         "Setting a base URL (<code>xml:base</code>) is not allowed in SVG files: it changes where every reference points. Found <code>&lt;$1 xml:base=\"$2\"&gt;</code>.",
     ),

@@ -96,7 +96,30 @@ pub fn verify_file(
             return Ok(Err(e));
         }
     }
+    if let Err(e) = check_image_area(props, cfg) {
+        return Ok(Err(e));
+    }
     Ok(Ok(()))
+}
+
+/// The pixel-area policy: a raster image may not declare more than `max_image_area` pixels
+/// (a vector drawing's size is only a number, so drawings are not held to it).
+fn check_image_area(props: &FileProps, cfg: &Config) -> Result<(), VerificationError> {
+    if props.media_type != "BITMAP" {
+        return Ok(());
+    }
+    let area = u64::from(props.width) * u64::from(props.height);
+    if area > cfg.max_image_area {
+        return Err(VerificationError::new(
+            "uploaded-image-area-too-large",
+            &[
+                &props.width.to_string(),
+                &props.height.to_string(),
+                &cfg.max_image_area.to_string(),
+            ],
+        ));
+    }
+    Ok(())
 }
 
 /// Size of the blocks text files are scanned in.

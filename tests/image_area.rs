@@ -1,0 +1,103 @@
+//! The pixel-area policy over HTTP: a raster image may not declare more pixels than
+//! `max_image_area`, whatever few bytes it carries.
+
+mod common;
+
+use serde_json::json;
+
+use common::*;
+
+/// A PNG whose header declares `w` × `h` pixels over a few bytes of data.
+fn declared_png(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for b in data {
+            c ^= u32::from(*b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    // zlib of nothing much: a stored empty block.
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01,
+        ],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[tokio::test]
+async fn absurd_canvases_are_refused() {
+    let server = Server::start();
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+
+    c.step("a PNG declaring 100,000 × 100,000 pixels");
+    let r = alice
+        .upload_resp("Area-bomb.png", &declared_png(100_000, 100_000), &[])
+        .await;
+    let e = c.error(&r, "verification-error", None);
+    c.json(
+        "details",
+        &e["details"],
+        &json!([
+            "uploaded-image-area-too-large",
+            "100000",
+            "100000",
+            "1000000000"
+        ]),
+    );
+
+    c.step("a camera-sized canvas is not held to it");
+    let r = alice
+        .upload_resp("Area-camera.png", &declared_png(6000, 4000), &[])
+        .await;
+    c.upload_result(&r, "Success");
+    c.finish();
+}
+
+#[tokio::test]
+async fn the_limit_is_a_setting() {
+    let server = Server::start_with_config("max_image_area = 1000\n");
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+    let r = alice
+        .upload_resp("Area-small-limit.png", &make_png(40, 40, 1), &[])
+        .await;
+    let e = c.error(&r, "verification-error", None);
+    c.json(
+        "details",
+        &e["details"],
+        &json!(["uploaded-image-area-too-large", "40", "40", "1000"]),
+    );
+    let r = alice
+        .upload_resp("Area-small-ok.png", &make_png(20, 20, 1), &[])
+        .await;
+    c.upload_result(&r, "Success");
+    c.finish();
+}
