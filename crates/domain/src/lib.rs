@@ -7,7 +7,8 @@
 //! `io` (content access) → `php` (PHP-compatible helpers) → the independent leaves `base36`,
 //! `config`, `title`, `rights` and `copyupload` → `xml` (streaming XML walker, encodings,
 //! character references) → `verdict` (`VerificationError`) → `css` → `svg` (script filter,
-//! metadata reader) → `mime` → `props` → `verify`.
+//! metadata reader) → `mime` → `props` → `raster` (structure, markup and trailers of PNG, GIF, JPEG, WebP) →
+//! `verify`.
 
 pub mod base36;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod io;
 pub mod mime;
 mod php;
 pub mod props;
+pub mod raster;
 pub mod rights;
 pub mod svg;
 pub mod title;

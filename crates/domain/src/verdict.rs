@@ -57,6 +57,19 @@ const MESSAGES: &[(&str, &str)] = &[
         "SVG that sets any style attribute with remote URL is blocked. Found <code>$1=\"$2\"</code> in the uploaded SVG file.",
     ),
     ("uploaded-image-filter-svg", "Found image filter with URL: <code>&lt;$1 $2=\"$3\"&gt;</code> in the uploaded SVG file."),
+    ("uploaded-malformed-image", "This file is not a valid $1 image: $2."),
+    (
+        "uploaded-markup-in-image",
+        "This $1 file contains HTML or script code in $2, which a web browser may act on.",
+    ),
+    (
+        "uploaded-data-after-image",
+        "This $1 file has $2 appended after the end of the image.",
+    ),
+    (
+        "uploaded-metadata-flood",
+        "This $1 file has more than $2 text chunks.",
+    ),
     (
         "uploaded-image-area-too-large",
         "The image declares $1 × $2 pixels, more than the $3 pixels an image may have here. Such a canvas is refused before anything tries to decode it.",

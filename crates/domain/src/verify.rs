@@ -99,6 +99,9 @@ pub fn verify_file(
     if let Err(e) = check_image_area(props, cfg) {
         return Ok(Err(e));
     }
+    if let Err(e) = crate::raster::check_raster(content, &props.file_mime)? {
+        return Ok(Err(e));
+    }
     Ok(Ok(()))
 }
 
@@ -491,9 +494,13 @@ mod tests {
     }
 
     #[test]
-    fn truncated_png_is_accepted() {
+    fn truncated_png_is_refused() {
+        // MediaWiki accepts it; a file that stops inside a chunk is not the image it claims.
         let png = png_bytes();
-        assert_eq!(verify(&png[..png.len() - 20], "png"), Ok(()));
+        assert_eq!(
+            verify(&png[..png.len() - 20], "png").map_err(|e| e.key),
+            Err("uploaded-malformed-image".to_owned())
+        );
     }
 
     #[test]
