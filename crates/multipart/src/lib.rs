@@ -256,6 +256,31 @@ where
         Ok(out)
     }
 
+    /// After the closing delimiter, reads and drops the epilogue (whatever follows it, e.g.
+    /// a final line end) up to `max` bytes. Returns whether the body ended within them (a
+    /// server can then read the next request on the same connection).
+    pub async fn finish(&mut self, max: u64) -> Result<bool, MultipartError> {
+        if self.state != State::Done {
+            return Ok(false);
+        }
+        let mut seen = self.buf.len() as u64;
+        if let Some(rest) = self.rest.take() {
+            seen += (rest.chunk.len() - rest.end) as u64;
+        }
+        self.buf = Bytes::new();
+        while !self.eof {
+            if seen > max {
+                return Ok(false);
+            }
+            match self.stream.next().await {
+                None => self.eof = true,
+                Some(Err(e)) => return Err(MultipartError::Stream(Box::new(e))),
+                Some(Ok(chunk)) => seen += chunk.len() as u64,
+            }
+        }
+        Ok(seen <= max)
+    }
+
     fn enter(&mut self) -> Result<(), MultipartError> {
         if self.busy {
             self.state = State::Failed;

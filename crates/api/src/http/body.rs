@@ -2,6 +2,11 @@
 //! Multipart file parts are streamed into the upload spool and hashed on the way; nothing of
 //! a file is held in memory.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use axum::body::Body;
 use axum::http::HeaderMap;
 use futures_util::StreamExt;
@@ -155,6 +160,77 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// A request body that notes when it has been read to its end.
+pub struct Tracked {
+    inner: Body,
+    finished: Arc<AtomicBool>,
+}
+
+/// Wraps `body`; the flag is set once its last frame has been read.
+pub fn tracked(body: Body) -> (Body, Arc<AtomicBool>) {
+    let finished = Arc::new(AtomicBool::new(false));
+    let body = Body::new(Tracked {
+        inner: body,
+        finished: finished.clone(),
+    });
+    (body, finished)
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        let done = match &r {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            _ => false,
+        };
+        if done {
+            self.finished.store(true, Ordering::Release);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Largest body of a kind the API does not read that is read and dropped (so that the
+/// connection stays usable) rather than left unread.
+const DISCARD_SMALL: u64 = 64 * 1024;
+
+/// Reads and drops a body the API does not use when its declared length is small; returns
+/// whether it was read to its end.
+pub async fn discard_small(body: Body, declared: Option<u64>) -> bool {
+    if declared.is_none_or(|n| n > DISCARD_SMALL) {
+        return declared == Some(0);
+    }
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                seen += c.len() as u64;
+                if seen > DISCARD_SMALL {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// Maps a failure of the body stream: the idle timeout becomes 408.
@@ -341,6 +417,8 @@ pub async fn read_multipart(
             }
         }
     }
+    // What follows the closing delimiter is read too, so that the connection stays usable.
+    reader.finish(DISCARD_SMALL).await.map_err(|e| error(&e))?;
     Ok(())
 }
 

@@ -30,7 +30,27 @@ const DISCARD_KNOWN: u64 = 64 * 1024 * 1024;
 pub async fn entry(State(app): State<Arc<AppState>>, request: Request<Body>) -> Response<Body> {
     let id: u64 = rand::thread_rng().gen();
     let request_id = format!("{id:016x}");
-    crate::http::request_id::with_request_id(request_id, handle(app, request)).await
+    // Whatever way the answer is reached, a request body that was not read to its end
+    // closes the connection after the answer (with a short lingering read): the next
+    // request on it would otherwise race the server dropping what is left.
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || body::content_length(headers).is_some_and(|n| n > 0);
+    let conn = request.extensions().get::<Arc<Conn>>().cloned();
+    let (parts, body) = request.into_parts();
+    let (body, finished) = body::tracked(body);
+    let request = Request::from_parts(parts, body);
+    let mut response =
+        crate::http::request_id::with_request_id(request_id, handle(app, request)).await;
+    if has_body && !finished.load(std::sync::atomic::Ordering::Acquire) {
+        if let Some(c) = &conn {
+            c.linger_after_response(DISCARD_ANON);
+        }
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn cors_headers(
@@ -311,22 +331,23 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
                 )
                 .await
             }
-            BodyKind::Missing => {
-                req.params.warn_deprecated(
-                    "main",
-                    "A POST request was made without a \"Content-Type\" header. This does not work reliably.",
-                );
-                Ok(())
-            }
-            BodyKind::None => Ok(()),
-            // A body the API does not read (JSON, XML, …) is left unread: the connection
-            // closes after the answer.
-            BodyKind::Other => {
-                if declared != Some(0) {
+            BodyKind::Missing | BodyKind::Other => {
+                if matches!(kind, BodyKind::Missing) {
+                    req.params.warn_deprecated(
+                        "main",
+                        "A POST request was made without a \"Content-Type\" header. This does not work reliably.",
+                    );
+                }
+                // A body the API does not read (JSON, XML, …): a small one is read and
+                // dropped so that the connection can serve the next request; a large one
+                // (or one of unknown length) is left unread and the connection closes after
+                // the answer.
+                if !body::discard_small(body, declared).await {
                     cut(&mut extra_headers, known);
                 }
                 Ok(())
             }
+            BodyKind::None => Ok(()),
         },
     };
     if let Err(e) = read {

@@ -135,7 +135,7 @@ impl Conn {
     /// Asks for a lingering close of this connection, reading and dropping up to `bytes`
     /// of the request body it did not read (within [`FrontDoor::linger_timeout`]).
     pub fn linger_after_response(&self, bytes: u64) {
-        self.linger.store(bytes.max(1), Ordering::Relaxed);
+        self.linger.fetch_max(bytes.max(1), Ordering::Relaxed);
     }
 
     fn touch(&self) {
