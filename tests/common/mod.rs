@@ -449,7 +449,7 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+pub fn png_chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     let mut c = kind.to_vec();
     c.extend_from_slice(data);
