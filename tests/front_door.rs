@@ -890,34 +890,12 @@ async fn shutdown_waits_for_requests_then_keeps_its_deadline() {
 
 /// A PNG of `idat_bytes` of (random) image data: large without taking long to make.
 fn big_png(idat_bytes: usize) -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    fn crc32(data: &[u8]) -> u32 {
-        let mut c = 0xffff_ffffu32;
-        for b in data {
-            c ^= u32::from(*b);
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    }
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&4096u32.to_be_bytes());
     ihdr.extend_from_slice(&2048u32.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IHDR", &ihdr);
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let data: Vec<u8> = (0..idat_bytes)
         .map(|_| {
@@ -927,8 +905,8 @@ fn big_png(idat_bytes: usize) -> Vec<u8> {
             x as u8
         })
         .collect();
-    chunk(&mut out, b"IDAT", &data);
-    chunk(&mut out, b"IEND", &[]);
+    png_chunk(&mut out, b"IDAT", &data);
+    png_chunk(&mut out, b"IEND", &[]);
     out
 }
 
