@@ -9,6 +9,11 @@ use common::*;
 
 /// A PNG whose header declares `w` × `h` pixels over a few bytes of data.
 fn declared_png(w: u32, h: u32) -> Vec<u8> {
+    declared_png_with(w, h, 0)
+}
+
+/// The same with `extra` more bytes of (undecoded) image data.
+fn declared_png_with(w: u32, h: u32, extra: usize) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&w.to_be_bytes());
@@ -23,6 +28,9 @@ fn declared_png(w: u32, h: u32) -> Vec<u8> {
             0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01,
         ],
     );
+    if extra > 0 {
+        png_chunk(&mut out, b"IDAT", &vec![0x5a; extra]);
+    }
     png_chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -50,9 +58,29 @@ async fn absurd_canvases_are_refused() {
         ]),
     );
 
-    c.step("a camera-sized canvas is not held to it");
+    c.step("a canvas under the limit over a few bytes cannot hold its pixels");
     let r = alice
-        .upload_resp("Area-camera.png", &declared_png(6000, 4000), &[])
+        .upload_resp("Area-short-data.png", &declared_png(20_000, 20_000), &[])
+        .await;
+    let e = c.error(&r, "verification-error", None);
+    c.json(
+        "details",
+        &e["details"],
+        &json!([
+            "uploaded-malformed-image",
+            "PNG",
+            "its image data is too short for the size it declares"
+        ]),
+    );
+
+    c.step("a camera-sized canvas with data enough for it is accepted");
+    // 6000 × 4000 RGB is 72 MB of pixels: deflate needs at least 70 KB for them.
+    let r = alice
+        .upload_resp(
+            "Area-camera.png",
+            &declared_png_with(6000, 4000, 80_000),
+            &[],
+        )
         .await;
     c.upload_result(&r, "Success");
     c.finish();

@@ -19,6 +19,9 @@ use crate::verdict::VerificationError;
 
 /// Text chunks a PNG may carry (a flood of them is a metadata bomb).
 const MAX_TEXT_CHUNKS: usize = 1024;
+/// The best compression deflate can reach (runs of one byte value): no zlib stream is
+/// shorter than its output divided by this.
+const MAX_DEFLATE_RATIO: u128 = 1032;
 /// Bytes read at once when scanning data after the end.
 const BLOCK: usize = 1 << 20;
 /// Bytes kept between blocks so that a signature across their edge is seen.
@@ -178,6 +181,9 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     let mut pos = 8u64;
     let mut first = true;
     let mut idat = false;
+    let mut idat_bytes = 0u64;
+    // The pixel bytes the header declares (filter bytes aside).
+    let mut declared = 0u128;
     let mut texts = 0usize;
     loop {
         let Some(head) = read_at(content, pos, 8)? else {
@@ -245,10 +251,21 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                     "its IHDR chunk declares an invalid format",
                 )));
             }
+            let channels: u128 = match color {
+                2 => 3,
+                4 => 2,
+                6 => 4,
+                _ => 1,
+            };
+            let row_bits = u128::from(w) * channels * u128::from(depth);
+            declared = u128::from(h) * row_bits.div_ceil(8);
             first = false;
         }
         match &kind {
-            b"IDAT" => idat = true,
+            b"IDAT" => {
+                idat = true;
+                idat_bytes += u64::from(size);
+            }
             b"tEXt" | b"iTXt" | b"zTXt" => {
                 texts += 1;
                 if texts > MAX_TEXT_CHUNKS {
@@ -265,6 +282,14 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
             b"IEND" => {
                 if !idat {
                     return Ok(Err(malformed(F, "it has no image data (IDAT)")));
+                }
+                // Deflate cannot compress better than 1032:1, so image data this short cannot
+                // hold the canvas the header declares (a pixel bomb's absurd canvas).
+                if u128::from(idat_bytes) * MAX_DEFLATE_RATIO < declared {
+                    return Ok(Err(malformed(
+                        F,
+                        "its image data is too short for the size it declares",
+                    )));
                 }
                 return check_trailer(content, data_end + 4, F);
             }
@@ -606,6 +631,19 @@ mod tests {
         assert_eq!(
             key(&bad_crc, "image/png").as_deref(),
             Some("uploaded-malformed-image")
+        );
+        // 1×1 RGB with 11 bytes of image data is fine; 2000×2000 with the same is not.
+        let mut bomb = png_with(&[], b"");
+        bomb[16..24].copy_from_slice(&[0, 0, 0x07, 0xd0, 0, 0, 0x07, 0xd0]);
+        let crc = crc32fast::hash(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            check_raster(&bomb.as_slice(), "image/png")
+                .unwrap()
+                .err()
+                .map(|e| e.params[1].clone())
+                .as_deref(),
+            Some("its image data is too short for the size it declares")
         );
         let full = png_with(&[], b"");
         let truncated = &full[..full.len() - 12];
