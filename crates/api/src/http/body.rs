@@ -53,15 +53,20 @@ impl Budget {
                 self.vars_left = n;
                 Ok(())
             }
-            None => Err(ApiError::new(
-                Code::TooManyParams,
-                format!(
-                    "The request has more than the allowed {} parameters.",
-                    crate::params::format_num(i64::try_from(self.max_vars).unwrap_or(i64::MAX))
-                ),
-            )),
+            None => Err(too_many_params(self.max_vars)),
         }
     }
+}
+
+/// `toomanyparams`: more than `max` parameters.
+fn too_many_params(max: usize) -> ApiError {
+    ApiError::new(
+        Code::TooManyParams,
+        format!(
+            "The request has more than the allowed {} parameters.",
+            crate::params::format_num(i64::try_from(max).unwrap_or(i64::MAX))
+        ),
+    )
 }
 
 /// Whether the request may send file parts, decided from its headers and session before
@@ -163,7 +168,7 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// A request body that notes when it has been read to its end.
-pub struct Tracked {
+pub struct EndNoted {
     inner: Body,
     finished: Arc<AtomicBool>,
 }
@@ -171,14 +176,14 @@ pub struct Tracked {
 /// Wraps `body`; the flag is set once its last frame has been read.
 pub fn tracked(body: Body) -> (Body, Arc<AtomicBool>) {
     let finished = Arc::new(AtomicBool::new(false));
-    let body = Body::new(Tracked {
+    let body = Body::new(EndNoted {
         inner: body,
         finished: finished.clone(),
     });
     (body, finished)
 }
 
-impl http_body::Body for Tracked {
+impl http_body::Body for EndNoted {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
@@ -311,7 +316,7 @@ pub async fn read_urlencoded(
         }
         seps += memchr::memchr_iter(b'&', &chunk).count();
         if seps >= budget.vars_left.saturating_add(1) {
-            return Err(budget_exceeded(budget));
+            return Err(too_many_params(budget.max_vars));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -320,14 +325,6 @@ pub async fn read_urlencoded(
         params.push_body(&k, &v);
     }
     Ok(())
-}
-
-fn budget_exceeded(budget: &mut Budget) -> ApiError {
-    budget.vars_left = 0;
-    match budget.var() {
-        Err(e) => e,
-        Ok(()) => body_error("The request body could not be read."),
-    }
 }
 
 /// Reads a multipart body, staging the one file part the request may send in the upload
@@ -350,7 +347,7 @@ pub async fn read_multipart(
         mwstore_multipart::MultipartError::Stream(inner) => {
             stream_error(inner.as_ref(), timeout_secs)
         }
-        mwstore_multipart::MultipartError::TooManyParts => budget_error_text(limits.max_vars),
+        mwstore_multipart::MultipartError::TooManyParts => too_many_params(limits.max_vars),
         other => multipart_error(other),
     };
     loop {
@@ -422,13 +419,6 @@ pub async fn read_multipart(
     Ok(())
 }
 
-fn budget_error_text(max: usize) -> ApiError {
-    let mut b = Budget {
-        vars_left: 0,
-        max_vars: max,
-    };
-    budget_exceeded(&mut b)
-}
 
 /// `file-too-large` for a body part over the limit.
 pub fn file_too_large(_max: u64) -> ApiError {

@@ -119,15 +119,13 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     }
     let is_post = method == Method::POST;
     let conn = parts.extensions.get::<Arc<Conn>>().cloned();
-    // A request answered before its body was read to the end closes its connection (after
-    // a short lingering read, so that the client sees the answer).
-    // Anonymous clients get little of that; known users (whose clients may not read an
-    // answer before they have sent everything) get more.
-    let cut = |extra: &mut Vec<(HeaderName, HeaderValue)>, known: bool| {
+    // A body left unread closes the connection after the answer (see `entry`). Its
+    // lingering read is small for anonymous clients and larger for known users, whose
+    // clients may not read an answer before they have sent everything.
+    let linger_for = |known: bool| {
         if let Some(c) = &conn {
             c.linger_after_response(if known { DISCARD_KNOWN } else { DISCARD_ANON });
         }
-        extra.push((header::CONNECTION, HeaderValue::from_static("close")));
     };
     let mut limits = BodyLimits {
         max_file: app.config.max_upload_size,
@@ -139,11 +137,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     let mut budget = body::Budget::new(&limits);
     let mut params = Params::default();
     if let Err(e) = body::read_query(&mut params, parts.uri.query(), &mut budget) {
-        let mut extra = Vec::new();
-        if is_post {
-            cut(&mut extra, false);
-        }
-        return output::render(Err(e), &[], "main", &opts, extra);
+        return output::render(Err(e), &[], "main", &opts, Vec::new());
     }
 
     // 1. CORS (origin must come in the query string).
@@ -270,11 +264,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     // The session and the user, known before the body is read: what the body may carry
     // depends on them.
     if let Err(e) = load_session(&mut req).await {
-        let mut extra = extra_headers;
-        if is_post {
-            cut(&mut extra, false);
-        }
-        return output::render(Err(e), &[], "main", &opts, extra);
+        return output::render(Err(e), &[], "main", &opts, extra_headers);
     }
 
     // Read the body.
@@ -340,10 +330,9 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
                 }
                 // A body the API does not read (JSON, XML, …): a small one is read and
                 // dropped so that the connection can serve the next request; a large one
-                // (or one of unknown length) is left unread and the connection closes after
-                // the answer.
+                // (or one of unknown length) is left unread.
                 if !body::discard_small(body, declared).await {
-                    cut(&mut extra_headers, known);
+                    linger_for(known);
                 }
                 Ok(())
             }
@@ -352,7 +341,7 @@ async fn handle(app: Arc<AppState>, request: Request<Body>) -> Response<Body> {
     };
     if let Err(e) = read {
         // What was staged is dropped with the request (nothing stays in the spool).
-        cut(&mut extra_headers, known);
+        linger_for(known);
         metrics::counter!("mwstore_requests_refused_total", "reason" => e.code.clone())
             .increment(1);
         return output::render(Err(e), &[], "main", &opts, extra_headers);
