@@ -846,10 +846,10 @@ impl<H: XmlHandler> Walker<'_, H> {
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
         // Duplicate names are found with a set: quick-xml's own check compares every
         // attribute with every earlier one, which is quadratic in their number.
-        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut seen: HashSet<&[u8]> = HashSet::new();
         for attr in e.attributes().with_checks(false) {
             let attr = attr.map_err(|_| Stop::Malformed)?;
-            if !seen.insert(attr.key.as_ref().to_vec()) {
+            if !seen.insert(attr.key.into_inner()) {
                 return Err(Stop::Malformed);
             }
             let key = utf8(attr.key.as_ref())?.to_owned();
