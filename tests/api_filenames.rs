@@ -296,10 +296,8 @@ async fn bad_filenames_and_content_checks() {
             &[("comment", "truncated PNG")],
         )
         .await;
-    let e = c.error(&r, "verification-error", None);
-    c.json(
-        "details",
-        &e["details"],
+    c.verification_error(
+        &r,
         &json!([
             "uploaded-malformed-image",
             "PNG",

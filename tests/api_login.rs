@@ -37,24 +37,6 @@ const ALICE_BOT_RIGHTS: &[&str] = &[
 
 const BAD_LOGIN: &str = "Incorrect username or password entered. Please try again.";
 
-async fn login_token(c: &Client) -> (reqwest::header::HeaderMap, String) {
-    let (_, h, v) = c
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("meta", "tokens"),
-            ("type", "login"),
-        ])
-        .await;
-    (
-        h,
-        v["query"]["tokens"]["logintoken"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned(),
-    )
-}
-
 async fn do_login(c: &Client, name: &str, password: &str, token: &str) -> Resp {
     c.post(&[
         ("format", "json"),
@@ -112,7 +94,7 @@ async fn login_flow_with_bot_password() {
     );
 
     c.step("01#1 meta=tokens type=login sets the session cookie");
-    let (h, token) = login_token(&alice).await;
+    let (h, token) = alice.login_token().await;
     c.ok(
         "logintoken format",
         is_token(&Value::String(token.clone())),
@@ -400,7 +382,7 @@ async fn login_failures() {
 
     c.step("01#9-10 action=login with a wrong bot password");
     let anon = Client::new(&server);
-    let (_, token) = login_token(&anon).await;
+    let (_, token) = anon.login_token().await;
     let (_, _, v) = do_login(
         &anon,
         "Alice@bot",
@@ -415,7 +397,7 @@ async fn login_failures() {
     );
 
     c.step("01#11 login token again (same session, same token)");
-    let (_, token2) = login_token(&anon).await;
+    let (_, token2) = anon.login_token().await;
     // A token is an HMAC over the session secret and the current second, followed by that
     // second in hex: within one second the session's token is the same string, and one
     // fetched a second later differs only because the time did.
@@ -486,7 +468,7 @@ async fn login_failures() {
 
     c.step("01#14 action=login with a wrong lgtoken");
     let anon2 = Client::new(&server);
-    let _ = login_token(&anon2).await;
+    let _ = anon2.login_token().await;
     let (_, _, v) = do_login(&anon2, &lgname, &lgpassword, "deadbeef+\\").await;
     c.json("body", &v, &json!({"login": {"result": "WrongToken"}}));
 
@@ -507,7 +489,7 @@ async fn login_failures() {
 
     c.step("01#16-17 action=login with the MAIN account password");
     let main = Client::new(&server);
-    let (_, token) = login_token(&main).await;
+    let (_, token) = main.login_token().await;
     let (_, h, v) = do_login(&main, "Alice", "alice-password-1", &token).await;
     c.json(
         "warnings",
@@ -547,7 +529,7 @@ async fn login_failures() {
 
     c.step("01#19-20 alternate bot-password form lgname=Alice lgpassword=bot@<botpassword>");
     let alt = Client::new(&server);
-    let (_, token) = login_token(&alt).await;
+    let (_, token) = alt.login_token().await;
     let (_, h, v) = do_login(&alt, "Alice", &format!("bot@{lgpassword}"), &token).await;
     c.json(
         "body",
@@ -564,7 +546,7 @@ async fn login_failures() {
 
     c.step("01#21-22 32-char password outside [0-9a-w] with '@' name is not a bot password");
     let bad = Client::new(&server);
-    let (_, token) = login_token(&bad).await;
+    let (_, token) = bad.login_token().await;
     let (_, _, v) = do_login(
         &bad,
         "Alice@bot",

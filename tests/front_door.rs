@@ -890,12 +890,6 @@ async fn shutdown_waits_for_requests_then_keeps_its_deadline() {
 
 /// A PNG of `idat_bytes` of (random) image data: large without taking long to make.
 fn big_png(idat_bytes: usize) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&4096u32.to_be_bytes());
-    ihdr.extend_from_slice(&2048u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png_chunk(&mut out, b"IHDR", &ihdr);
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let data: Vec<u8> = (0..idat_bytes)
         .map(|_| {
@@ -905,9 +899,7 @@ fn big_png(idat_bytes: usize) -> Vec<u8> {
             x as u8
         })
         .collect();
-    png_chunk(&mut out, b"IDAT", &data);
-    png_chunk(&mut out, b"IEND", &[]);
-    out
+    png_with_idat(4096, 2048, &[&data])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

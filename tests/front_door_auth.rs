@@ -41,24 +41,9 @@ async fn three_wrong_then_throttled(c: &Client, name: &str, what: &str) {
     assert_throttled(&format!("{name}, 4th guess {what}"), &v);
 }
 
-async fn login_token(c: &Client) -> String {
-    let (_, _, v) = c
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("meta", "tokens"),
-            ("type", "login"),
-        ])
-        .await;
-    v["query"]["tokens"]["logintoken"]
-        .as_str()
-        .expect("logintoken")
-        .to_owned()
-}
-
 /// `action=login` with a fresh login token: the `login` object and the response headers.
 async fn login(c: &Client, name: &str, password: &str) -> (Value, reqwest::header::HeaderMap) {
-    let token = login_token(c).await;
+    let (_, token) = c.login_token().await;
     let (_, h, v) = c
         .post(&[
             ("format", "json"),
@@ -73,7 +58,7 @@ async fn login(c: &Client, name: &str, password: &str) -> (Value, reqwest::heade
 
 /// `action=clientlogin` with a fresh login token: the `clientlogin` object.
 async fn clientlogin(c: &Client, name: &str, password: &str) -> Value {
-    let token = login_token(c).await;
+    let (_, token) = c.login_token().await;
     let (_, _, v) = c
         .post(&[
             ("format", "json"),
@@ -238,7 +223,7 @@ async fn parallel_guesses_get_at_most_count_password_checks() {
     let mut prepared = Vec::new();
     for _ in 0..20 {
         let c = client_from(&server, "127.0.0.5");
-        let token = login_token(&c).await;
+        let (_, token) = c.login_token().await;
         prepared.push((c, token));
     }
     let mut set = tokio::task::JoinSet::new();
@@ -407,14 +392,7 @@ async fn cookies_are_same_site_lax() {
 
     // An anonymous session (for the login token).
     let anon = Client::new(&server);
-    let (_, h, _) = anon
-        .get(&[
-            ("format", "json"),
-            ("action", "query"),
-            ("meta", "tokens"),
-            ("type", "login"),
-        ])
-        .await;
+    let (h, _) = anon.login_token().await;
     let id = session_cookie(&h, "mwstore_session");
     assert_eq!(
         set_cookies(&h),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use common::*;
 
@@ -13,11 +13,6 @@ const CONFIG: &str = "file_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"
 fn svg(body: &str) -> Vec<u8> {
     format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">{body}</svg>"#)
         .into_bytes()
-}
-
-fn refused(c: &mut Check, r: &Resp, details: Value) {
-    let e = c.error(r, "verification-error", None);
-    c.json("details", &e["details"], &details);
 }
 
 #[tokio::test]
@@ -53,10 +48,9 @@ async fn svg_checks_beyond_mediawiki() {
             &[],
         )
         .await;
-    refused(
-        &mut c,
+    c.verification_error(
         &r,
-        json!(["uploaded-xml-base-svg", "g", "javascript:alert(1)//"]),
+        &json!(["uploaded-xml-base-svg", "g", "javascript:alert(1)//"]),
     );
 
     c.step("a remote url() in cursor (not among MediaWiki's attributes) is refused");
@@ -67,10 +61,9 @@ async fn svg_checks_beyond_mediawiki() {
             &[],
         )
         .await;
-    refused(
-        &mut c,
+    c.verification_error(
         &r,
-        json!([
+        &json!([
             "uploaded-remote-url-svg",
             "cursor",
             "url(https://example.com/c.cur), auto"

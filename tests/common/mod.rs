@@ -316,20 +316,27 @@ impl Client {
         answer(r).await
     }
 
-    /// Logs in with `action=login` (fetching a login token first).
-    pub async fn login(&mut self, lgname: &str, lgpassword: &str) -> Value {
-        let (_, _, t) = self
+    /// A login token (and the headers of the answer that gave it).
+    pub async fn login_token(&self) -> (reqwest::header::HeaderMap, String) {
+        let (_, h, v) = self
             .get(&[
+                ("format", "json"),
                 ("action", "query"),
                 ("meta", "tokens"),
                 ("type", "login"),
-                ("format", "json"),
             ])
             .await;
-        let token = t["query"]["tokens"]["logintoken"]
+        let token = v["query"]["tokens"]["logintoken"]
             .as_str()
-            .expect("logintoken")
+            .unwrap_or("")
             .to_owned();
+        (h, token)
+    }
+
+    /// Logs in with `action=login` (fetching a login token first).
+    pub async fn login(&mut self, lgname: &str, lgpassword: &str) -> Value {
+        let (_, token) = self.login_token().await;
+        assert!(!token.is_empty(), "no login token");
         let (_, _, r) = self
             .post(&[
                 ("action", "login"),
@@ -482,13 +489,21 @@ pub fn make_png(w: u32, h: u32, seed: u32) -> Vec<u8> {
         z.extend_from_slice(c);
     }
     z.extend_from_slice(&adler32(&raw).to_be_bytes());
+    png_with_idat(w, h, &[&z])
+}
+
+/// A PNG (8-bit RGB) whose header declares `w` × `h` and whose IDAT chunks hold `idat`, one
+/// chunk each, taken as they are (for corpora: nothing checks they decode).
+pub fn png_with_idat(w: u32, h: u32, idat: &[&[u8]]) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&w.to_be_bytes());
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     png_chunk(&mut out, b"IHDR", &ihdr);
-    png_chunk(&mut out, b"IDAT", &z);
+    for data in idat {
+        png_chunk(&mut out, b"IDAT", data);
+    }
     png_chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -770,6 +785,13 @@ impl Check {
             docref.as_str(),
         );
         err
+    }
+
+    /// Checks a `verification-error` answer and its `details` (the failed check's key and
+    /// parameters).
+    pub fn verification_error(&mut self, r: &Resp, details: &Value) {
+        let e = self.error(r, "verification-error", None);
+        self.json("details", &e["details"], details);
     }
 
     /// Checks an `upload` answer's `result` and returns the `upload` object.

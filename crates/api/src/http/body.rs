@@ -419,7 +419,6 @@ pub async fn read_multipart(
     Ok(())
 }
 
-
 /// `file-too-large` for a body part over the limit.
 pub fn file_too_large(_max: u64) -> ApiError {
     ApiError::new(Code::FileTooLarge, "The file you submitted was too large.")
