@@ -105,6 +105,13 @@ impl FrontDoor {
     }
 }
 
+/// The counter of bytes received, looked up once (it is bumped on every read of every
+/// connection; the recorder is installed before the server starts).
+fn received_bytes() -> &'static metrics::Counter {
+    static COUNTER: OnceLock<metrics::Counter> = OnceLock::new();
+    COUNTER.get_or_init(|| metrics::counter!("mwstore_received_bytes_total"))
+}
+
 /// Milliseconds since the process's first use of this clock (cheap to store atomically).
 fn now_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -379,7 +386,7 @@ impl AsyncRead for Tracked {
         let n = buf.filled().len() - before;
         if n > 0 {
             self.conn.touch();
-            metrics::counter!("mwstore_received_bytes_total").increment(n as u64);
+            received_bytes().increment(n as u64);
         }
         r
     }
@@ -482,7 +489,7 @@ async fn read_head(stream: &TcpStream, conn: &Conn) -> io::Result<Vec<u8>> {
             }
             Ok(n) => {
                 conn.touch();
-                metrics::counter!("mwstore_received_bytes_total").increment(n as u64);
+                received_bytes().increment(n as u64);
                 let from = buf.len().saturating_sub(n + 3);
                 if memchr::memmem::find(&buf[from..], b"\r\n\r\n").is_some()
                     || memchr::memmem::find(&buf[from..], b"\n\n").is_some()
