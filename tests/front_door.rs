@@ -888,27 +888,14 @@ async fn shutdown_waits_for_requests_then_keeps_its_deadline() {
     assert!(closed.is_some(), "the stuck connection is closed");
 }
 
-/// A PNG of `idat_bytes` of (random) image data: large without taking long to make.
-fn big_png(idat_bytes: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let data: Vec<u8> = (0..idat_bytes)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    png_with_idat(4096, 2048, &[&data])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
     let server = Server::start_with_config("send_timeout = 2\n");
     let mut c = Check::new(&server);
     let (n, p) = alice_bot(&server);
     let alice = logged_in(&server, &n, &p).await;
-    let png = big_png(24 * 1024 * 1024);
+    // 4096 × 2048 random pixels, stored uncompressed: 24 MiB.
+    let png = make_png(4096, 2048, 7);
     let r = alice
         .upload_resp("Front-door-big-download.png", &png, &[])
         .await;

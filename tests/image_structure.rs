@@ -213,3 +213,252 @@ async fn raster_files_are_what_they_claim() {
     );
     c.finish();
 }
+
+/// A real PNG from an encoder, 8-bit RGB, with `ztxt` compressed text chunks.
+fn encoded_png(w: u32, h: u32, ztxt: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    for (k, t) in ztxt {
+        enc.add_ztxt_chunk((*k).to_owned(), (*t).to_owned())
+            .expect("zTXt");
+    }
+    let mut writer = enc.write_header().expect("header");
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 31 % 256) as u8).collect();
+    writer.write_image_data(&pixels).expect("pixels");
+    writer.finish().expect("end");
+    out
+}
+
+/// The data of a PNG's IDAT chunks, joined.
+fn idat_of(png: &[u8]) -> Vec<u8> {
+    let mut pos = 8;
+    let mut data = Vec::new();
+    while pos + 8 <= png.len() {
+        let len = u32::from_be_bytes([png[pos], png[pos + 1], png[pos + 2], png[pos + 3]]) as usize;
+        if &png[pos + 4..pos + 8] == b"IDAT" {
+            data.extend_from_slice(&png[pos + 8..pos + 8 + len]);
+        }
+        pos += 12 + len;
+    }
+    data
+}
+
+/// A real two-frame animated GIF of `w`×`h`.
+fn animated_gif(w: u16, h: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let palette = [0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255];
+        let mut enc = gif::Encoder::new(&mut out, w, h, &palette).expect("GIF");
+        enc.set_repeat(gif::Repeat::Infinite).expect("repeat");
+        for f in 0..2u8 {
+            let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+                .map(|i| ((i as u8).wrapping_add(f)) % 4)
+                .collect();
+            let frame = gif::Frame::from_indexed_pixels(w, h, pixels, None);
+            enc.write_frame(&frame).expect("frame");
+        }
+    }
+    out
+}
+
+/// A real lossless WebP of `w`×`h`.
+fn encoded_webp(w: u32, h: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 256) as u8).collect();
+    let mut out = Vec::new();
+    image_webp::WebPEncoder::new(&mut out)
+        .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
+        .expect("WebP");
+    out
+}
+
+/// A GIF with a `w`×`h` logical screen, one 1×1 frame, and `after_signature` written over
+/// the bytes after `GIF89a` when given.
+fn tiny_gif(w: u16, h: u16) -> Vec<u8> {
+    let mut g = b"GIF89a".to_vec();
+    g.extend_from_slice(&w.to_le_bytes());
+    g.extend_from_slice(&h.to_le_bytes());
+    g.extend_from_slice(b"\x80\x00\x00\x00\x00\x00\xff\xff\xff");
+    g.extend_from_slice(b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;");
+    g
+}
+
+#[tokio::test]
+async fn image_data_is_decoded_and_bombs_are_refused() {
+    let server = Server::start();
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+
+    let real = encoded_png(64, 48, &[]);
+    let zlib = idat_of(&real);
+    // Deflate block type 3 does not exist.
+    let mut bad_block = zlib.clone();
+    bad_block[2] |= 0b110;
+    let cut_short = zlib[..zlib.len() / 2].to_vec();
+    let jpeg = make_jpeg(320, 240, "Camera");
+    // The first Huffman table renumbered: the scan uses a table the file does not define.
+    let mut tableless_jpeg = jpeg.clone();
+    let dht = tableless_jpeg
+        .windows(2)
+        .position(|w| w == [0xff, 0xc4])
+        .expect("DHT");
+    tableless_jpeg[dht + 4] |= 0x03;
+    // A 30000 × 30000 frame header over the same few hundred bytes of data.
+    let mut huge_jpeg = jpeg.clone();
+    let sof = huge_jpeg
+        .windows(2)
+        .position(|w| w == [0xff, 0xc0])
+        .expect("SOF0");
+    huge_jpeg[sof + 5..sof + 9].copy_from_slice(&[0x75, 0x30, 0x75, 0x30]);
+    let webp = encoded_webp(32, 32);
+    // The same WebP with its bitstream cut to a third (chunk and RIFF sizes fixed up).
+    let mut short_webp = webp[..12 + 8 + (webp.len() - 20) / 3].to_vec();
+    let vp8l = (short_webp.len() - 20) as u32;
+    short_webp[16..20].copy_from_slice(&vp8l.to_le_bytes());
+    let riff = (short_webp.len() - 8) as u32;
+    short_webp[4..8].copy_from_slice(&riff.to_le_bytes());
+    // A VP8X canvas of 16384 × 16384 over a few bytes.
+    let mut canvas_webp = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+    canvas_webp.extend_from_slice(&[0xff, 0x3f, 0x00, 0xff, 0x3f, 0x00]);
+    canvas_webp.extend_from_slice(&webp[12..]);
+    let riff = (canvas_webp.len() - 8) as u32;
+    canvas_webp[4..8].copy_from_slice(&riff.to_le_bytes());
+    let mut script_gif = tiny_gif(1, 1);
+    script_gif[6..8].copy_from_slice(b"/*");
+    script_gif.extend_from_slice(b"*/=alert(document.domain);//");
+    let mut bad_lzw = tiny_gif(1, 1);
+    let at = bad_lzw.len() - 5;
+    bad_lzw[at..at + 2].copy_from_slice(&[0xff, 0xff]);
+
+    let corpus: Vec<(&str, &str, Vec<u8>, Expect)> = vec![
+        ("an encoded PNG", "png", real.clone(), Expect::Accepted),
+        (
+            "a PNG with ordinary compressed text",
+            "png",
+            encoded_png(8, 8, &[("Comment", "a < b, drawn by hand")]),
+            Expect::Accepted,
+        ),
+        (
+            "an animated GIF",
+            "gif",
+            animated_gif(40, 30),
+            Expect::Accepted,
+        ),
+        ("a lossless WebP", "webp", webp.clone(), Expect::Accepted),
+        ("an encoded JPEG", "jpg", jpeg.clone(), Expect::Accepted),
+        (
+            "a 24-megapixel flat PNG",
+            "png",
+            flat_png(6000, 4000),
+            Expect::Accepted,
+        ),
+        (
+            "a PNG whose deflate stream has an invalid block",
+            "png",
+            png_with_idat(64, 48, &[&bad_block]),
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a PNG whose deflate stream is cut short",
+            "png",
+            png_with_idat(64, 48, &[&cut_short]),
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a real zlib bomb: 10000 × 10000 in 300 KB",
+            "png",
+            flat_png(10_000, 10_000),
+            Expect::Refused("uploaded-decompression-bomb"),
+        ),
+        (
+            "<script> in a compressed text chunk",
+            "png",
+            encoded_png(8, 8, &[("Comment", "<script>alert(1)</script>")]),
+            Expect::Refused("uploaded-markup-in-image"),
+        ),
+        (
+            "a compressed text chunk that expands to 9 MiB",
+            "png",
+            encoded_png(8, 8, &[("Comment", &"a".repeat(9 << 20))]),
+            Expect::Refused("uploaded-metadata-too-large"),
+        ),
+        (
+            "a JPEG whose scan uses a Huffman table it lacks",
+            "jpg",
+            tableless_jpeg,
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a JPEG declaring 30000 × 30000 over a few hundred bytes",
+            "jpg",
+            huge_jpeg,
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a WebP whose bitstream is cut short",
+            "webp",
+            short_webp,
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a WebP canvas of 16384 × 16384 over a few bytes",
+            "webp",
+            canvas_webp,
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a GIF canvas of 30000 × 30000 with one pixel of data",
+            "gif",
+            tiny_gif(30_000, 30_000),
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+        (
+            "a GIF that is also JavaScript",
+            "gif",
+            script_gif,
+            Expect::Refused("uploaded-script-polyglot"),
+        ),
+        (
+            "a GIF whose LZW data is invalid",
+            "gif",
+            bad_lzw,
+            Expect::Refused("uploaded-malformed-image"),
+        ),
+    ];
+
+    let mut slowest = (Duration::ZERO, "");
+    for (i, (what, ext, bytes, expect)) in corpus.into_iter().enumerate() {
+        c.step(what);
+        let started = Instant::now();
+        let r = alice
+            .upload_resp(
+                &format!("Pixels-{i}.{ext}"),
+                &bytes,
+                &[("ignorewarnings", "1")],
+            )
+            .await;
+        let took = started.elapsed();
+        if took > slowest.0 {
+            slowest = (took, what);
+        }
+        match expect {
+            Expect::Accepted => {
+                let up = c.upload_result(&r, "Success");
+                c.eq("sha1", &up["imageinfo"]["sha1"], &json!(sha1_hex(&bytes)));
+            }
+            Expect::Refused(key) => {
+                let e = c.error(&r, "verification-error", None);
+                c.eq("details[0]", e["details"][0].as_str(), Some(key));
+            }
+        }
+    }
+    c.step("every file was answered quickly");
+    c.ok(
+        "the slowest took under 3 s (a test build)",
+        slowest.0 < Duration::from_secs(3),
+        format!("{:?} for {}", slowest.0, slowest.1),
+    );
+    eprintln!("slowest: {:?} for {}", slowest.0, slowest.1);
+    c.finish();
+}

@@ -36,9 +36,10 @@ import requests
 from check_harness import check, finish, make_png, record, require, sha1
 
 def make_jpeg(width, height, make, rng):
-    """A baseline JPEG header with an EXIF APP1 segment (Make tag), a SOF0 frame header
-    of the given size, a SOS header, some random entropy-coded bytes and EOI. Enough for
-    content sniffing and dimensions; not meant to be decoded."""
+    """A real baseline greyscale JPEG of the given size with an EXIF APP1 segment (Make
+    tag): every 8x8 block is flat grey, coded with one-symbol Huffman tables (two bits a
+    block), so the file decodes completely. A random quantisation table makes each call's
+    file distinct."""
     make_bytes = make.encode("ascii") + b"\x00"
     tiff = b"II*\x00" + struct.pack("<I", 8)
     tiff += struct.pack("<H", 1)
@@ -47,12 +48,17 @@ def make_jpeg(width, height, make, rng):
     app1 = b"Exif\x00\x00" + tiff
     out = b"\xff\xd8"
     out += b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
-    out += b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", height, width)
-    out += bytes([0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01])
-    out += bytes([0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00])
-    # Entropy-coded data must not contain 0xFF (which would start a marker).
-    out += bytes(rng.randrange(0, 0xFF) for _ in range(256))
-    out += b"\xff\xd9"
+    out += b"\xff\xdb" + struct.pack(">H", 67) + b"\x00" + bytes(rng.randrange(1, 256) for _ in range(64))
+    out += b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + bytes([1, 0x11, 0])
+    # DC table 0 and AC table 0, each with a single one-bit code: DC difference 0, and EOB.
+    one_code = bytes([1] + [0] * 15) + b"\x00"
+    out += b"\xff\xc4" + struct.pack(">H", 2 + 2 * 18) + b"\x00" + one_code + b"\x10" + one_code
+    out += b"\xff\xda" + struct.pack(">HB", 8, 1) + bytes([1, 0x00, 0, 63, 0])
+    bits = 2 * ((width + 7) // 8) * ((height + 7) // 8)
+    data = bytearray((bits + 7) // 8)
+    if bits % 8:
+        data[-1] = (1 << (8 - bits % 8)) - 1  # the last byte is padded with 1 bits
+    out += bytes(data) + b"\xff\xd9"
     return out
 
 

@@ -492,6 +492,27 @@ pub fn make_png(w: u32, h: u32, seed: u32) -> Vec<u8> {
     png_with_idat(w, h, &[&z])
 }
 
+/// A real 8-bit RGB PNG of `w`×`h` in one flat colour, compressed by an encoder: a large
+/// canvas in a small file, which decodes completely.
+pub fn flat_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    // Every row but the first filters to zeros, which deflate shrinks about 1000-fold.
+    enc.set_compression(png::Compression::Balanced);
+    enc.set_filter(png::Filter::Up);
+    let mut writer = enc.write_header().expect("PNG header");
+    let mut stream = writer.stream_writer().expect("PNG stream");
+    let row = vec![0x80u8; w as usize * 3];
+    for _ in 0..h {
+        std::io::Write::write_all(&mut stream, &row).expect("PNG row");
+    }
+    stream.finish().expect("PNG end");
+    writer.finish().expect("PNG end");
+    out
+}
+
 /// A PNG (8-bit RGB) whose header declares `w` × `h` and whose IDAT chunks hold `idat`, one
 /// chunk each, taken as they are (for corpora: nothing checks they decode).
 pub fn png_with_idat(w: u32, h: u32, idat: &[&[u8]]) -> Vec<u8> {
@@ -508,8 +529,7 @@ pub fn png_with_idat(w: u32, h: u32, idat: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// A minimal baseline JPEG header with an EXIF APP1 segment (enough for sniffing,
-/// dimensions and EXIF; not decodable pixel data).
+/// A real baseline JPEG of `w`×`h` with an EXIF APP1 segment naming the camera `make`.
 pub fn make_jpeg(w: u16, h: u16, make: &str) -> Vec<u8> {
     let mut out = vec![0xFF, 0xD8];
     // APP1 Exif: TIFF header (little endian) with one IFD entry: Make (0x010F), ASCII.
@@ -530,17 +550,15 @@ pub fn make_jpeg(w: u16, h: u16, make: &str) -> Vec<u8> {
     out.extend_from_slice(&[0xFF, 0xE1]);
     out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
     out.extend_from_slice(&app1);
-    // SOF0
-    out.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
-    out.extend_from_slice(&h.to_be_bytes());
-    out.extend_from_slice(&w.to_be_bytes());
-    out.extend_from_slice(&[0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
-    // SOS + a little entropy-coded data, then EOI
-    out.extend_from_slice(&[
-        0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00,
-    ]);
-    out.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
-    out.extend_from_slice(&[0xFF, 0xD9]);
+    // Real image data from an encoder (its own SOI dropped), so the file decodes.
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|i| (i * 7 % 256) as u8)
+        .collect();
+    let mut encoded = Vec::new();
+    jpeg_encoder::Encoder::new(&mut encoded, 85)
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .expect("encode a JPEG");
+    out.extend_from_slice(&encoded[2..]);
     out
 }
 

@@ -85,6 +85,8 @@ pub struct AppState {
     pub login_throttle: auth::throttle::LoginThrottle,
     /// Password checks (argon2) running at once: one per CPU.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Content checks running at once (`max_concurrent_verifications`).
+    pub verifications: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
@@ -115,6 +117,12 @@ impl AppState {
             config.max_url_fetches_per_user as u64,
             config.max_url_fetches as u64,
         );
+        let verifications = Arc::new(tokio::sync::Semaphore::new(
+            match config.max_concurrent_verifications {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+        ));
         AppState {
             config,
             repo: backends.repo,
@@ -129,6 +137,7 @@ impl AppState {
             password_checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),
+            verifications,
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),

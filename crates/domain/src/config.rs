@@ -109,6 +109,15 @@ pub struct Config {
     /// (a 100,000 × 100,000 PNG of a few bytes would need 30 GB to decode). Wikis that hold
     /// gigapixel panoramas raise it.
     pub max_image_area: u64,
+    /// Bytes one verification may allocate to decode an image's pixels. PNG and GIF are
+    /// decoded a row or a block at a time and need little; a JPEG or WebP whose decoded
+    /// frame is larger than this keeps only its structural checks.
+    pub max_decode_memory: u64,
+    /// Seconds the content checks of one file may take; a file still being checked then is
+    /// refused (`uploaded-verification-timeout`).
+    pub verify_time_limit: u64,
+    /// Files whose content is checked at once (0: one per processor core). Others wait.
+    pub max_concurrent_verifications: usize,
     /// `$wgMaxArticleSize` in KiB: the largest page text (`text`, and `comment` when it
     /// becomes the text) an upload may carry.
     pub max_article_size: u64,
@@ -188,6 +197,8 @@ impl Config {
             ("send_timeout", self.send_timeout),
             ("max_article_size", self.max_article_size),
             ("max_image_area", self.max_image_area),
+            ("max_decode_memory", self.max_decode_memory),
+            ("verify_time_limit", self.verify_time_limit),
             ("max_form_fields_size", self.max_form_fields_size),
             ("max_spool_bytes", self.max_spool_bytes),
             ("max_spool_bytes_per_user", self.max_spool_bytes_per_user),
@@ -344,6 +355,9 @@ impl Default for Config {
             cross_site_ajax_domains: Vec::new(),
             cookie_prefix: "mwstore".into(),
             max_image_area: 1_000_000_000,
+            max_decode_memory: 512 * 1024 * 1024,
+            verify_time_limit: 10,
+            max_concurrent_verifications: 0,
             max_article_size: 2048,
             max_input_vars: 1000,
             max_form_fields_size: 8 * 1024 * 1024,

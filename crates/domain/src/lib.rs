@@ -14,6 +14,7 @@ pub mod base36;
 pub mod config;
 pub mod copyupload;
 pub mod css;
+pub mod decode;
 pub mod io;
 pub mod mime;
 mod php;

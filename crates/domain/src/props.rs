@@ -2090,13 +2090,15 @@ pub(crate) mod tests {
         if let Some(c) = comment {
             seg(0xfe, c);
         }
-        let mut sof = vec![8];
-        sof.extend_from_slice(&h.to_be_bytes());
-        sof.extend_from_slice(&w.to_be_bytes());
-        sof.extend_from_slice(&[1, 1, 0x11, 0]);
-        seg(0xc0, &sof);
-        seg(0xda, &[1, 1, 0, 0, 0x3f, 0]);
-        j.extend_from_slice(&[0x12, 0x34, 0xff, 0xd9]);
+        // Real, decodable image data from an encoder, after the segments above.
+        let pixels: Vec<u8> = (0..u32::from(w) * u32::from(h))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut encoded = Vec::new();
+        jpeg_encoder::Encoder::new(&mut encoded, 90)
+            .encode(&pixels, w, h, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        j.extend_from_slice(&encoded[2..]);
         j
     }
 

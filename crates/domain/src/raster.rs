@@ -17,11 +17,30 @@ use regex::bytes::Regex;
 use crate::io::Content;
 use crate::verdict::VerificationError;
 
+/// Bytes a compressed PNG text chunk may expand to (a zlib bomb in metadata).
+const MAX_TEXT_BYTES: usize = 8 << 20;
 /// Text chunks a PNG may carry (a flood of them is a metadata bomb).
 const MAX_TEXT_CHUNKS: usize = 1024;
 /// The best compression deflate can reach (runs of one byte value): no zlib stream is
 /// shorter than its output divided by this.
 const MAX_DEFLATE_RATIO: u128 = 1032;
+/// Most pixels one byte of GIF image data can stand for: an LZW code (9 to 12 bits) expands
+/// to at most 4096 pixels.
+const LZW_MAX_PIXELS_PER_BYTE: u64 = 4096;
+/// Most 8×8 blocks one byte of Huffman-coded JPEG data can stand for: every block of the
+/// first scan that covers it costs at least one bit.
+const JPEG_MAX_BLOCKS_PER_BYTE: u64 = 8;
+/// Most pixels one byte of WebP data is allowed to stand for. VP8's arithmetic coder can
+/// describe a flat canvas in next to nothing, but no real photograph or drawing comes near.
+const WEBP_MAX_PIXELS_PER_BYTE: u64 = 65_536;
+/// Decoded bytes above which a file must not expand more than [`BOMB_RATIO`]-fold.
+const BOMB_MIN_BYTES: u128 = 256 << 20;
+/// How much larger than its compressed data a large image may be when decoded. Photographs
+/// expand 3 to 20 times, drawings and maps up to about a hundred; a decompression bomb is a
+/// flat canvas expanding a thousandfold.
+const BOMB_RATIO: u128 = 250;
+/// Pixels any canvas may have whatever its data (a small sprite on a blank canvas is fine).
+const FREE_PIXELS: u64 = 1 << 20;
 /// Bytes read at once when scanning data after the end.
 const BLOCK: usize = 1 << 20;
 /// Bytes kept between blocks so that a signature across their edge is seen.
@@ -49,7 +68,7 @@ fn markup_regex() -> Option<&'static Regex> {
     .as_ref()
 }
 
-fn has_markup(bytes: &[u8]) -> bool {
+pub(crate) fn has_markup(bytes: &[u8]) -> bool {
     markup_regex().is_none_or(|re| re.is_match(bytes))
 }
 
@@ -73,6 +92,53 @@ fn foreign_in(bytes: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(sig, _)| memchr::memmem::find(bytes, sig).is_some())
         .map(|(_, what)| *what)
+}
+
+/// Whether `bytes` bytes of image data can describe a canvas of `pixels` pixels.
+fn data_backs(pixels: u64, bytes: u64, per_byte: u64) -> bool {
+    pixels <= FREE_PIXELS || pixels <= bytes.saturating_mul(per_byte)
+}
+
+/// Refuses an image of `decoded` bytes (once decoded) described by `compressed` bytes, when
+/// it is large and expands like a decompression bomb.
+fn bomb(format: &str, decoded: u128, compressed: u64) -> Result<(), VerificationError> {
+    let compressed = u128::from(compressed.max(1));
+    if decoded > BOMB_MIN_BYTES && decoded > compressed.saturating_mul(BOMB_RATIO) {
+        return Err(VerificationError::new(
+            "uploaded-decompression-bomb",
+            &[
+                format,
+                &(decoded / compressed).to_string(),
+                &decoded.to_string(),
+            ],
+        ));
+    }
+    Ok(())
+}
+
+fn too_little_data(format: &str) -> VerificationError {
+    malformed(
+        format,
+        "its image data is far too short for the size it declares",
+    )
+}
+
+/// Whether the bytes after a format's signature open a JavaScript comment, so that the
+/// whole file also runs as a script (`GIF89a/*…*/=alert(1)`): a polyglot no real encoder
+/// writes.
+fn opens_script_comment(after_signature: &[u8]) -> bool {
+    let trimmed: &[u8] = {
+        let start = after_signature
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'=' | b';'))
+            .unwrap_or(after_signature.len());
+        &after_signature[start..]
+    };
+    trimmed.starts_with(b"/*") || trimmed.starts_with(b"//")
+}
+
+fn script_polyglot(format: &str) -> VerificationError {
+    VerificationError::new("uploaded-script-polyglot", &[format])
 }
 
 fn read_at(content: &dyn Content, offset: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
@@ -274,9 +340,21 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                         &[F, &MAX_TEXT_CHUNKS.to_string()],
                     )));
                 }
+                let name = String::from_utf8_lossy(&kind).into_owned();
                 if has_markup(&data) {
-                    let name = String::from_utf8_lossy(&kind).into_owned();
                     return Ok(Err(markup(F, &format!("a {name} chunk"))));
+                }
+                match expand_text(&kind, &data) {
+                    Expanded::Text(text) if has_markup(&text) => {
+                        return Ok(Err(markup(F, &format!("a compressed {name} chunk"))));
+                    }
+                    Expanded::TooLarge => {
+                        return Ok(Err(VerificationError::new(
+                            "uploaded-metadata-too-large",
+                            &[F, &MAX_TEXT_BYTES.to_string()],
+                        )));
+                    }
+                    _ => {}
                 }
             }
             b"IEND" => {
@@ -291,11 +369,51 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                         "its image data is too short for the size it declares",
                     )));
                 }
+                if let Err(e) = bomb(F, declared, idat_bytes) {
+                    return Ok(Err(e));
+                }
                 return check_trailer(content, data_end + 4, F);
             }
             _ => {}
         }
         pos = data_end + 4;
+    }
+}
+
+/// What a PNG text chunk's compressed text expands to.
+enum Expanded {
+    /// The chunk holds no compressed text (or text that does not inflate, which readers skip).
+    None,
+    Text(Vec<u8>),
+    TooLarge,
+}
+
+/// Expands the text of a zTXt chunk, or of an iTXt chunk whose compression flag is set.
+fn expand_text(kind: &[u8; 4], data: &[u8]) -> Expanded {
+    let Some(nul) = memchr::memchr(0, data) else {
+        return Expanded::None;
+    };
+    let rest = &data[nul + 1..];
+    let compressed = match kind {
+        b"zTXt" => rest.get(1..),
+        b"iTXt" if rest.first() == Some(&1) => {
+            // Flag, method, language tag, NUL, translated keyword, NUL, text.
+            rest.get(2..).and_then(|r| {
+                let lang = memchr::memchr(0, r)?;
+                let r = &r[lang + 1..];
+                let key = memchr::memchr(0, r)?;
+                Some(&r[key + 1..])
+            })
+        }
+        _ => None,
+    };
+    let Some(compressed) = compressed else {
+        return Expanded::None;
+    };
+    match fdeflate::decompress_to_vec_bounded(compressed, MAX_TEXT_BYTES) {
+        Ok(text) => Expanded::Text(text),
+        Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. }) => Expanded::TooLarge,
+        Err(_) => Expanded::None,
     }
 }
 
@@ -307,6 +425,9 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     if &head[..6] != b"GIF87a" && &head[..6] != b"GIF89a" {
         return Ok(Err(malformed(F, "its header is not valid")));
     }
+    if opens_script_comment(&head[6..]) {
+        return Ok(Err(script_polyglot(F)));
+    }
     let w = u16::from_le_bytes([head[6], head[7]]);
     let h = u16::from_le_bytes([head[8], head[9]]);
     if w == 0 || h == 0 {
@@ -317,6 +438,8 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
         pos += 3 * (1u64 << ((head[10] & 7) + 1));
     }
     let mut images = 0usize;
+    let mut image_bytes = 0u64;
+    let mut pixels = 0u128;
     loop {
         let Some(b) = read_at(content, pos, 1)? else {
             return Ok(Err(malformed(F, "the file ends before its trailer")));
@@ -327,6 +450,13 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                 if images == 0 {
                     return Ok(Err(malformed(F, "it has no image")));
                 }
+                let canvas = u64::from(w) * u64::from(h);
+                if !data_backs(canvas, image_bytes, LZW_MAX_PIXELS_PER_BYTE) {
+                    return Ok(Err(too_little_data(F)));
+                }
+                if let Err(e) = bomb(F, pixels, image_bytes) {
+                    return Ok(Err(e));
+                }
                 return check_trailer(content, pos, F);
             }
             0x21 => {
@@ -336,7 +466,7 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                 pos += 1;
                 let keep = matches!(label[0], 0xfe | 0x01 | 0xff);
                 match sub_blocks(content, pos, keep)? {
-                    Some((next, data)) => {
+                    Some((next, _, data)) => {
                         if has_markup(&data) {
                             return Ok(Err(markup(F, "an extension block (comment or text)")));
                         }
@@ -353,6 +483,8 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                     )));
                 };
                 pos += 9;
+                let frame = u64::from(u16::from_le_bytes([d[4], d[5]]))
+                    * u64::from(u16::from_le_bytes([d[6], d[7]]));
                 if d[8] & 0x80 != 0 {
                     pos += 3 * (1u64 << ((d[8] & 7) + 1));
                 }
@@ -364,7 +496,14 @@ fn gif(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                 }
                 pos += 1;
                 match sub_blocks(content, pos, false)? {
-                    Some((next, _)) => pos = next,
+                    Some((next, bytes, _)) => {
+                        if !data_backs(frame, bytes, LZW_MAX_PIXELS_PER_BYTE) {
+                            return Ok(Err(too_little_data(F)));
+                        }
+                        image_bytes += bytes;
+                        pixels += u128::from(frame);
+                        pos = next;
+                    }
                     None => return Ok(Err(malformed(F, "the file ends inside an image"))),
                 }
                 images += 1;
@@ -380,8 +519,9 @@ fn sub_blocks(
     content: &dyn Content,
     mut pos: u64,
     keep: bool,
-) -> io::Result<Option<(u64, Vec<u8>)>> {
+) -> io::Result<Option<(u64, u64, Vec<u8>)>> {
     let mut data = Vec::new();
+    let mut total = 0u64;
     loop {
         let Some(n) = read_at(content, pos, 1)? else {
             return Ok(None);
@@ -389,8 +529,9 @@ fn sub_blocks(
         pos += 1;
         let n = usize::from(n[0]);
         if n == 0 {
-            return Ok(Some((pos, data)));
+            return Ok(Some((pos, total, data)));
         }
+        total += n as u64;
         if keep {
             match read_at(content, pos, n)? {
                 Some(b) => data.extend_from_slice(&b),
@@ -411,6 +552,10 @@ fn jpeg(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     }
     let mut pos = 2u64;
     let (mut frame, mut scan) = (false, false);
+    // 8×8 blocks of the frame, when its data is Huffman-coded (not arithmetic-coded).
+    let mut huffman_blocks: Option<u64> = None;
+    let mut samples = 0u128;
+    let mut entropy_bytes = 0u64;
     loop {
         // A marker: 0xFF (fill bytes allowed), then its code.
         let Some(b) = read_at(content, pos, 2)? else {
@@ -429,6 +574,14 @@ fn jpeg(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
             0xd9 => {
                 if !frame || !scan {
                     return Ok(Err(malformed(F, "it has no frame or no scan before EOI")));
+                }
+                if let Some(blocks) = huffman_blocks {
+                    if blocks > entropy_bytes.saturating_mul(JPEG_MAX_BLOCKS_PER_BYTE) {
+                        return Ok(Err(too_little_data(F)));
+                    }
+                }
+                if let Err(e) = bomb(F, samples, entropy_bytes) {
+                    return Ok(Err(e));
                 }
                 return check_trailer(content, pos, F);
             }
@@ -453,6 +606,12 @@ fn jpeg(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                 if sof.len() < 5 || u16::from_be_bytes([sof[3], sof[4]]) == 0 {
                     return Ok(Err(malformed(F, "its width is 0")));
                 }
+                let h = u64::from(u16::from_be_bytes([sof[1], sof[2]]));
+                let w = u64::from(u16::from_be_bytes([sof[3], sof[4]]));
+                // SOF9 to SOF15 are arithmetic-coded: no lower bound on their size.
+                huffman_blocks = (code < 0xc9).then(|| w.div_ceil(8) * h.div_ceil(8));
+                let components = read_at(content, body_at + 5, 1)?.map_or(1, |c| c[0]);
+                samples = u128::from(w) * u128::from(h) * u128::from(components);
                 frame = true;
             }
             0xe0..=0xef | 0xfe => {
@@ -476,7 +635,10 @@ fn jpeg(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
             }
             scan = true;
             match skip_entropy(content, pos)? {
-                Some(next) => pos = next,
+                Some(next) => {
+                    entropy_bytes += next - pos;
+                    pos = next;
+                }
                 None => return Ok(Err(malformed(F, "the file ends inside the image data"))),
             }
         }
@@ -521,6 +683,9 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     if &head[..4] != b"RIFF" || &head[8..12] != b"WEBP" {
         return Ok(Err(malformed(F, "its header is not valid")));
     }
+    if opens_script_comment(&head[4..8]) {
+        return Ok(Err(script_polyglot(F)));
+    }
     let riff_end = 8 + u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
     if riff_end > len {
         return Ok(Err(malformed(
@@ -530,6 +695,7 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     }
     let mut pos = 12u64;
     let mut image = false;
+    let mut canvas = 0u64;
     while pos + 8 <= riff_end {
         let Some(ch) = read_at(content, pos, 8)? else {
             return Ok(Err(malformed(F, "the file ends inside a chunk")));
@@ -541,12 +707,27 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
             return Ok(Err(malformed(F, "a chunk runs past the end of the file")));
         }
         match &kind {
-            b"VP8 " | b"VP8L" | b"ANMF" => image = true,
+            b"VP8 " | b"VP8L" => {
+                image = true;
+                if canvas == 0 {
+                    if let Some(b) = read_at(content, pos + 8, 10)? {
+                        canvas = if &kind == b"VP8 " {
+                            u64::from(u16::from_le_bytes([b[6], b[7]]) & 0x3fff)
+                                * u64::from(u16::from_le_bytes([b[8], b[9]]) & 0x3fff)
+                        } else {
+                            let bits = u32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+                            u64::from((bits & 0x3fff) + 1) * u64::from(((bits >> 14) & 0x3fff) + 1)
+                        };
+                    }
+                }
+            }
+            b"ANMF" => image = true,
             b"VP8X" => {
                 if let Some(x) = read_at(content, pos + 8, 10)? {
                     let w = 1 + u32::from_le_bytes([x[4], x[5], x[6], 0]);
                     let h = 1 + u32::from_le_bytes([x[7], x[8], x[9], 0]);
-                    if u64::from(w) * u64::from(h) > 1 << 32 {
+                    canvas = u64::from(w) * u64::from(h);
+                    if canvas > 1 << 32 {
                         return Ok(Err(malformed(F, "its canvas is out of range")));
                     }
                 }
@@ -565,6 +746,12 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     }
     if !image {
         return Ok(Err(malformed(F, "it has no image data")));
+    }
+    if !data_backs(canvas, riff_end, WEBP_MAX_PIXELS_PER_BYTE) {
+        return Ok(Err(too_little_data(F)));
+    }
+    if let Err(e) = bomb(F, u128::from(canvas) * 4, riff_end) {
+        return Ok(Err(e));
     }
     check_trailer(content, riff_end, F)
 }

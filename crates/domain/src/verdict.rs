@@ -71,6 +71,26 @@ const MESSAGES: &[(&str, &str)] = &[
         "This $1 file has more than $2 text chunks.",
     ),
     (
+        "uploaded-decompression-bomb",
+        "This $1 file's image data expands $2-fold, to $3 bytes, when decoded; it is refused as a decompression bomb.",
+    ),
+    (
+        "uploaded-script-polyglot",
+        "This $1 file is built to run as a script as well: its header opens a JavaScript comment.",
+    ),
+    (
+        "uploaded-metadata-too-large",
+        "This $1 file has a compressed text chunk that expands to more than $2 bytes.",
+    ),
+    (
+        "uploaded-image-too-costly",
+        "Decoding this $1 image would need more than $2 bytes of memory.",
+    ),
+    (
+        "uploaded-verification-timeout",
+        "Checking this $1 file took longer than $2 seconds, so it was refused.",
+    ),
+    (
         "uploaded-image-area-too-large",
         "The image declares $1 × $2 pixels, more than the $3 pixels an image may have here. Such a canvas is refused before anything tries to decode it.",
     ),

@@ -82,6 +82,7 @@ pub fn verify_file(
     props: &FileProps,
     cfg: &Config,
 ) -> io::Result<Result<(), VerificationError>> {
+    let started = std::time::Instant::now();
     if let Err(e) = verify_partial(content, ext, &props.file_mime, cfg)? {
         return Ok(Err(e));
     }
@@ -100,6 +101,14 @@ pub fn verify_file(
         return Ok(Err(e));
     }
     if let Err(e) = crate::raster::check_raster(content, &props.file_mime)? {
+        return Ok(Err(e));
+    }
+    let limits = crate::decode::DecodeLimits {
+        max_memory: cfg.max_decode_memory,
+        deadline: started.checked_add(std::time::Duration::from_secs(cfg.verify_time_limit)),
+        seconds: cfg.verify_time_limit,
+    };
+    if let Err(e) = crate::decode::check_pixels(content, &props.file_mime, &limits)? {
         return Ok(Err(e));
     }
     Ok(Ok(()))
@@ -510,9 +519,10 @@ mod tests {
         assert_eq!(verify(&jpeg, "jpeg"), Ok(()));
         let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
         assert_eq!(verify(gif, "gif"), Ok(()));
-        let mut webp =
-            b"RIFF\x1a\x00\x00\x00WEBPVP8 \x0e\x00\x00\x00\x00\x00\x00\x9d\x01\x2a".to_vec();
-        webp.extend_from_slice(&[1, 0, 1, 0, 0, 0, 0, 0]);
+        let mut webp = Vec::new();
+        image_webp::WebPEncoder::new(&mut webp)
+            .encode(&[10, 20, 30, 40, 50, 60], 2, 1, image_webp::ColorType::Rgb8)
+            .unwrap();
         assert_eq!(verify(&webp, "webp"), Ok(()));
         assert_eq!(
             verify(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n", "pdf"),

@@ -147,8 +147,22 @@ async fn examine(
     let cfg = app.config.clone();
     let requested = requested.to_owned();
     let sha1 = sha1.to_owned();
+    // A bounded number of files are decoded at once; the others wait their turn here.
+    let slot = app
+        .verifications
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| {
+            ApiError::internal(
+                "MWException",
+                &crate::http::request_id::current_request_id(),
+                &e,
+            )
+        })?;
     let (fprops, name, ext, verdict) =
         tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let _slot = slot;
             let file_mime = mime::sniff(&content)?;
             let guess = guess_ext(&file_mime);
             let name = title::normalize_upload_name(&requested, guess.as_deref(), &cfg);
