@@ -97,6 +97,8 @@ pub struct AppState {
     pub url_fetches: Arc<limits::Pool>,
     /// Proxies whose `X-Forwarded-For` names the client (`cdn_servers_no_purge`).
     pub trusted_proxies: Vec<mwstore_domain::copyupload::Cidr>,
+    /// The clamd that scans complete uploads (`clamav_socket` / `clamav_address`), if any.
+    pub antivirus: Option<ingest::antivirus::Scanner>,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl AppState {
             config.max_url_fetches_per_user as u64,
             config.max_url_fetches as u64,
         );
+        let antivirus = ingest::antivirus::Scanner::from_config(&config);
         AppState {
             config,
             repo: backends.repo,
@@ -135,6 +138,7 @@ impl AppState {
             spool_budget,
             url_fetches,
             trusted_proxies,
+            antivirus,
         }
     }
 

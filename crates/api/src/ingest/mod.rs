@@ -10,6 +10,7 @@
 //! the final chunk runs itself when it is synchronous. [`response`] turns the typed outcome
 //! into MediaWiki's JSON; [`status`] answers `checkstatus`.
 
+pub mod antivirus;
 pub mod checks;
 pub mod inspect;
 pub mod pipeline;
