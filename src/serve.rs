@@ -48,6 +48,27 @@ pub async fn run(cfg: Config) -> Result<()> {
         server.clone(),
         db_version,
     ));
+    if let Some(scanner) = &state.antivirus {
+        println!(
+            "virus scanning: clamd at {}, {} s per scan, {} at once; a failed scan {}",
+            scanner.endpoint(),
+            cfg.clamav_timeout,
+            cfg.clamav_max_scans,
+            if cfg.clamav_required {
+                "refuses the upload (clamav_required)"
+            } else {
+                "lets it through unscanned"
+            }
+        );
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Some(scanner) = &state.antivirus {
+                if let Err(e) = scanner.ping().await {
+                    tracing::warn!(scanner = %scanner.endpoint(), error = %e, "clamd does not answer PING");
+                }
+            }
+        });
+    }
     mwstore_api::housekeeping::spawn(
         state.clone(),
         std::time::Duration::from_secs(cfg.sweep_interval),

@@ -886,6 +886,11 @@ impl Check {
         );
     }
 
+    /// Whether every check so far held (to print more context before [`Check::finish`]).
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
     /// Fails the test if any check failed.
     pub fn finish(self) {
         if !self.failures.is_empty() {

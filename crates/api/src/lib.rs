@@ -99,6 +99,8 @@ pub struct AppState {
     pub url_fetches: Arc<limits::Pool>,
     /// Proxies whose `X-Forwarded-For` names the client (`cdn_servers_no_purge`).
     pub trusted_proxies: Vec<mwstore_domain::copyupload::Cidr>,
+    /// The clamd that scans complete uploads (`clamav_socket` / `clamav_address`), if any.
+    pub antivirus: Option<ingest::antivirus::Scanner>,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ impl AppState {
                 n => n,
             },
         ));
+        let antivirus = ingest::antivirus::Scanner::from_config(&config);
         AppState {
             config,
             repo: backends.repo,
@@ -144,6 +147,7 @@ impl AppState {
             spool_budget,
             url_fetches,
             trusted_proxies,
+            antivirus,
         }
     }
 

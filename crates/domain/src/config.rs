@@ -162,6 +162,25 @@ pub struct Config {
     /// Where `/metrics` (Prometheus) is served: empty for the main listen address, an
     /// address such as `127.0.0.1:9090` for a listener of its own, or `off`.
     pub metrics_listen: String,
+    /// Path of clamd's Unix socket (its `LocalSocket`), e.g. `/run/clamav/clamd.ctl`: every
+    /// complete upload is scanned there over clamd's INSTREAM protocol, as `$wgAntivirus`
+    /// has MediaWiki run a scanner. Empty: not over a Unix socket. At most one of
+    /// `clamav_socket` and `clamav_address` is set; with neither, uploads are not scanned.
+    pub clamav_socket: String,
+    /// `host:port` of clamd's TCP socket (its `TCPSocket`/`TCPAddr`), e.g. `127.0.0.1:3310`.
+    /// Empty: not over TCP.
+    pub clamav_address: String,
+    /// `$wgAntivirusRequired`: when a scan fails (clamd unreachable, too slow, or answering
+    /// with an error such as its `StreamMaxLength` exceeded), the upload is refused
+    /// (`uploadvirus` "scan failed (...)"). False accepts the file unscanned, with a warning
+    /// in the log.
+    pub clamav_required: bool,
+    /// Seconds one scan may take as a whole: waiting for a free scan slot, connecting (at
+    /// most 10 of them), sending the file and clamd's answer. Past it the scan has failed.
+    pub clamav_timeout: u64,
+    /// Most scans running at once (clamd connections). Uploads beyond it wait for a slot,
+    /// within `clamav_timeout`. clamd itself runs `MaxThreads` (default 10) at once.
+    pub clamav_max_scans: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -230,6 +249,23 @@ impl Config {
                 self.metrics_listen
             ));
         }
+        if !self.clamav_socket.is_empty() && !self.clamav_address.is_empty() {
+            return Err(
+                "clamav_socket and clamav_address are both set: clamd is reached one way".into(),
+            );
+        }
+        if !self.clamav_address.is_empty() && !is_host_port(&self.clamav_address) {
+            return Err(format!(
+                "clamav_address must be host:port, such as 127.0.0.1:3310 (got {:?})",
+                self.clamav_address
+            ));
+        }
+        if self.clamav_timeout == 0 {
+            return Err("clamav_timeout must be greater than 0".into());
+        }
+        if self.clamav_max_scans == 0 {
+            return Err("clamav_max_scans must be greater than 0".into());
+        }
         if self.sweep_interval == 0 {
             return Err("sweep_interval must be greater than 0".into());
         }
@@ -264,6 +300,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `host:port` with a non-empty host and a port number (`[::1]:3310` for IPv6).
+fn is_host_port(s: &str) -> bool {
+    s.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
+    })
 }
 
 fn strings(list: &[&str]) -> Vec<String> {
@@ -374,6 +417,11 @@ impl Default for Config {
             cdn_servers_no_purge: Vec::new(),
             send_timeout: 60,
             metrics_listen: String::new(),
+            clamav_socket: String::new(),
+            clamav_address: String::new(),
+            clamav_required: true,
+            clamav_timeout: 60,
+            clamav_max_scans: 4,
         }
     }
 }
@@ -400,6 +448,41 @@ mod tests {
                 count: 0,
                 seconds: 60,
             }],
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn clamav_settings() {
+        let both = Config {
+            clamav_socket: "/run/clamav/clamd.ctl".into(),
+            clamav_address: "127.0.0.1:3310".into(),
+            ..Config::default()
+        };
+        assert!(both.validate().is_err());
+        for (addr, ok) in [
+            ("127.0.0.1:3310", true),
+            ("clamd:3310", true),
+            ("[::1]:3310", true),
+            ("127.0.0.1", false),
+            (":3310", false),
+            ("clamd:port", false),
+            ("clamd:70000", false),
+        ] {
+            let c = Config {
+                clamav_address: addr.into(),
+                ..Config::default()
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{addr}");
+        }
+        let c = Config {
+            clamav_timeout: 0,
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let c = Config {
+            clamav_max_scans: 0,
             ..Config::default()
         };
         assert!(c.validate().is_err());

@@ -37,8 +37,9 @@ pub fn verify_extension(mime: &str, ext: &str) -> bool {
     }
 }
 
-/// Partial checks (SPEC §7.1 steps 2-5; virus scanning is not configured). `ext` is the
-/// final extension of the target name as written (may be empty).
+/// Partial checks (SPEC §7.1 steps 2-5). `ext` is the final extension of the target name as
+/// written (may be empty). Step 6, the virus scan, talks to a scanner over the network and
+/// is the API layer's (`ingest::antivirus`), between these checks and [`verify_full`].
 pub fn verify_partial(
     content: &dyn Content,
     ext: &str,
@@ -75,17 +76,29 @@ pub fn verify_partial(
     Ok(Ok(()))
 }
 
-/// All checks (SPEC §7.1 steps 1-10) on a complete file.
+/// All checks but the virus scan (SPEC §7.1 steps 1-5 and 7-10) on a complete file:
+/// [`verify_partial`], then [`verify_full`].
 pub fn verify_file(
     content: &dyn Content,
     ext: &str,
     props: &FileProps,
     cfg: &Config,
 ) -> io::Result<Result<(), VerificationError>> {
-    let started = std::time::Instant::now();
     if let Err(e) = verify_partial(content, ext, &props.file_mime, cfg)? {
         return Ok(Err(e));
     }
+    verify_full(content, ext, props, cfg)
+}
+
+/// The checks that only a complete file gets (SPEC §7.1 steps 7-10, then mwstore's image
+/// area and raster structure checks), after the partial checks and the virus scan passed.
+pub fn verify_full(
+    content: &dyn Content,
+    ext: &str,
+    props: &FileProps,
+    cfg: &Config,
+) -> io::Result<Result<(), VerificationError>> {
+    let started = std::time::Instant::now();
     if cfg.verify_mime_type && !ext.is_empty() && !verify_extension(&props.mime, ext) {
         return Ok(Err(VerificationError::new(
             "filetype-mime-mismatch",

@@ -2,6 +2,8 @@
 //! blocking thread, and what they find ([`Facts`]) is recorded with the stash entry, so that
 //! a commit by filekey under a name with the same extension does not look again.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use mwstore_domain::io::Content;
@@ -11,7 +13,7 @@ use mwstore_domain::{mime, props, verify};
 use mwstore_storage::{FileMeta, Staged, StashEntry};
 
 use crate::error::{ApiError, Code};
-use crate::ingest::{Body, Candidate};
+use crate::ingest::{antivirus, Body, Candidate};
 use crate::AppState;
 
 /// What is known of a content after inspection.
@@ -136,7 +138,21 @@ pub async fn inspect(
     examine(app, content, requested, cand.size, &cand.sha1).await
 }
 
-/// Sniffs, names, reads the properties of and verifies `content`, on a blocking thread.
+/// What the first look at a complete file found.
+struct FirstLook {
+    props: props::FileProps,
+    name: Result<UploadName, NameError>,
+    ext: String,
+    /// The partial checks' verdict.
+    partial: Result<(), VerificationError>,
+    cfg: mwstore_domain::config::Config,
+}
+
+/// Sniffs, names, reads the properties of and verifies `content`, in SPEC §7.1's order: the
+/// partial checks and the full checks on a blocking thread each, and between them the virus
+/// scan ([`antivirus`]). Every complete file goes through here — a direct upload, one by
+/// URL, an assembled chunked upload, a stashed file whose recorded verification does not
+/// cover its new name — so every complete file is scanned.
 async fn examine(
     app: &AppState,
     content: Box<dyn Content>,
@@ -144,9 +160,39 @@ async fn examine(
     size: u64,
     sha1: &str,
 ) -> Result<Inspection, ApiError> {
+    let content: Arc<dyn Content> = Arc::from(content);
     let cfg = app.config.clone();
     let requested = requested.to_owned();
-    let sha1 = sha1.to_owned();
+    let hash = sha1.to_owned();
+    let bytes = content.clone();
+    let look = tokio::task::spawn_blocking(move || -> std::io::Result<FirstLook> {
+        let file_mime = mime::sniff(&bytes)?;
+        let guess = guess_ext(&file_mime);
+        let name = title::normalize_upload_name(&requested, guess.as_deref(), &cfg);
+        let ext = verification_ext(&requested, &name, guess.as_deref());
+        let props = props::file_props(&bytes, Some(&ext), size, &hash)?;
+        let partial = verify::verify_partial(&bytes, &ext, &props.file_mime, &cfg)?;
+        Ok(FirstLook {
+            props,
+            name,
+            ext,
+            partial,
+            cfg,
+        })
+    })
+    .await
+    .map_err(ApiError::task_failed)??;
+    look.partial.map_err(|v| verification_error(&v))?;
+    antivirus::scan_upload(app, content.clone(), sha1)
+        .await?
+        .map_err(|v| verification_error(&v))?;
+    let FirstLook {
+        props: fprops,
+        name,
+        ext,
+        cfg,
+        ..
+    } = look;
     // A bounded number of files are decoded at once; the others wait their turn here.
     let slot = app
         .verifications
@@ -160,22 +206,14 @@ async fn examine(
                 &e,
             )
         })?;
-    let (fprops, name, ext, verdict) =
-        tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let _slot = slot;
-            let file_mime = mime::sniff(&content)?;
-            let guess = guess_ext(&file_mime);
-            let name = title::normalize_upload_name(&requested, guess.as_deref(), &cfg);
-            let ext = verification_ext(&requested, &name, guess.as_deref());
-            let fprops = props::file_props(&content, Some(&ext), size, &sha1)?;
-            let verdict = verify::verify_file(&content, &ext, &fprops, &cfg)?;
-            Ok((fprops, name, ext, verdict))
-        })
-        .await
-        .map_err(ApiError::task_failed)??;
-    if let Err(v) = verdict {
-        return Err(verification_error(&v));
-    }
+    let (fprops, ext, verdict) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let _slot = slot;
+        let verdict = verify::verify_full(&content, &ext, &fprops, &cfg)?;
+        Ok((fprops, ext, verdict))
+    })
+    .await
+    .map_err(ApiError::task_failed)??;
+    verdict.map_err(|v| verification_error(&v))?;
     Ok(Inspection {
         facts: Facts {
             meta: file_meta(&fprops),
@@ -196,7 +234,9 @@ pub struct ChunkLook {
 }
 
 /// Sniffs a chunk and runs the partial checks on it, with the upload's key extension, or
-/// (for a first chunk) the extension its content gives.
+/// (for a first chunk) the extension its content gives. Unlike MediaWiki, a chunk is not
+/// virus-scanned: the assembled file is, which finds all a chunk's scan would and more
+/// (see [`antivirus`]).
 pub async fn look_at_chunk(
     app: &AppState,
     chunk: &Staged,

@@ -3,13 +3,15 @@
 //! [`request`] parses the request into a typed mode. A source ([`sources`]) only produces a
 //! [`Candidate`]: bytes that reached the server (staged in the spool, or already a blob in
 //! the stash) with their size and SHA-1. [`pipeline`] then decides, in one place and once per
-//! content: rights, size, content inspection ([`inspect`], recorded with the stash entry so
-//! a later commit does not repeat it), name policy, and — under the name's lock — title
-//! permissions, warnings ([`checks`]) and the publish ([`publish`]). Chunked uploads
-//! ([`sources::chunks`]) append under their upload's lock and are assembled by a job, which
-//! the final chunk runs itself when it is synchronous. [`response`] turns the typed outcome
-//! into MediaWiki's JSON; [`status`] answers `checkstatus`.
+//! content: rights, size, content inspection ([`inspect`], with [`antivirus`]'s scan,
+//! recorded with the stash entry so a later commit does not repeat it), name policy, and —
+//! under the name's lock — title permissions, warnings ([`checks`]) and the publish
+//! ([`publish`]). Chunked uploads ([`sources::chunks`]) append under their upload's lock and
+//! are assembled by a job, which the final chunk runs itself when it is synchronous.
+//! [`response`] turns the typed outcome into MediaWiki's JSON; [`status`] answers
+//! `checkstatus`.
 
+pub mod antivirus;
 pub mod checks;
 pub mod inspect;
 pub mod pipeline;
