@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Makes seed corpora for the fuzz targets with ImageMagick and ffmpeg (Debian: imagemagick,
+# ffmpeg): small real files of each format, so the fuzzers start from valid structure.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p corpus/raster corpus/props corpus/svg
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+for fmt in png gif jpg webp; do
+  convert -size 16x12 gradient:red-blue "$t/grad.$fmt"
+  convert -size 9x7 xc:white -fill black -draw "point 3,3" "$t/dot.$fmt"
+  convert -size 20x20 plasma:fractal -seed 1 "$t/plasma.$fmt"
+done
+convert -size 16x16 xc:red -interlace PNG "$t/interlaced.png"
+convert -size 16x16 xc:green -interlace JPEG "$t/progressive.jpg"
+convert -delay 10 -size 8x8 xc:red xc:blue -loop 0 "$t/anim.gif"
+convert -size 8x8 xc:red -define webp:lossless=true "$t/lossless.webp"
+convert -size 8x8 xc:red -set comment "a < b" "$t/comment.png"
+convert -size 8x8 xc:red "$t/tiny.tiff"
+convert -size 8x8 xc:red "$t/tiny.pdf" 2>/dev/null || printf "%%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%%%EOF\n" > "$t/tiny.pdf"
+ffmpeg -v error -f lavfi -i sine=duration=0.1 "$t/tone.wav" -y
+ffmpeg -v error -f lavfi -i sine=duration=0.1 -c:a libvorbis "$t/tone.ogg" -y || true
+ffmpeg -v error -f lavfi -i sine=duration=0.1 "$t/tone.mp3" -y || true
+cp "$t"/*.png "$t"/*.gif "$t"/*.jpg "$t"/*.webp corpus/raster/
+cp "$t"/* corpus/props/
+printf '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5" style="fill:red"/><a href="https://example.org/"><text>x</text></a></svg>' > corpus/svg/basic.svg
+printf '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><use xlink:href="#r"/><style>rect{fill:url(#g)}</style><animate attributeName="x" from="0" to="1"/></svg>' > corpus/svg/entities.svg
+cp corpus/svg/*.svg corpus/props/
+echo "seeds: $(ls corpus/raster | wc -l) raster, $(ls corpus/props | wc -l) props, $(ls corpus/svg | wc -l) svg"
