@@ -48,6 +48,9 @@ enum Stop {
 
 type Decoded = Result<(), Stop>;
 
+/// A format's decoder.
+type Decoder = fn(&dyn Content, &DecodeLimits, &mut Clock) -> Decoded;
+
 fn malformed(format: &str, what: &str) -> VerificationError {
     VerificationError::new("uploaded-malformed-image", &[format, what])
 }
@@ -81,13 +84,18 @@ pub fn check_pixels(
         deadline: limits.deadline,
         ticks: 0,
     };
-    let (format, result) = match mime {
-        "image/png" => ("PNG", png(content, limits, &mut clock)),
-        "image/gif" => ("GIF", gif(content, limits, &mut clock)),
-        "image/jpeg" => ("JPEG", jpeg(content, limits)),
-        "image/webp" => ("WebP", webp(content, limits, &mut clock)),
+    let (format, decode): (&str, Decoder) = match mime {
+        "image/png" => ("PNG", png),
+        "image/gif" => ("GIF", gif),
+        "image/jpeg" => ("JPEG", jpeg),
+        "image/webp" => ("WebP", webp),
         _ => return Ok(Ok(())),
     };
+    // A decoder that panics on a hostile file refuses the file; it does not fail the request.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(content, limits, &mut clock)
+    }))
+    .unwrap_or_else(|_| Err(Stop::Malformed("the decoder gave up on it".into())));
     match result {
         Ok(()) | Err(Stop::Unsupported) => Ok(Ok(())),
         Err(Stop::Malformed(what)) => Ok(Err(malformed(
@@ -175,7 +183,7 @@ fn gif(content: &dyn Content, limits: &DecodeLimits, clock: &mut Clock) -> Decod
     Ok(())
 }
 
-fn jpeg(content: &dyn Content, limits: &DecodeLimits) -> Decoded {
+fn jpeg(content: &dyn Content, limits: &DecodeLimits, _clock: &mut Clock) -> Decoded {
     use zune_jpeg::errors::DecodeErrors;
     let len = content.len();
     if len > limits.max_memory {
