@@ -250,6 +250,10 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     let mut idat_bytes = 0u64;
     // The pixel bytes the header declares (filter bytes aside).
     let mut declared = 0u128;
+    let mut bits_per_pixel = 0u128;
+    // Bytes of an animation's frames (fcTL), decoded and compressed (fdAT).
+    let mut frames_declared = 0u128;
+    let mut frame_bytes = 0u64;
     let mut texts = 0usize;
     loop {
         let Some(head) = read_at(content, pos, 8)? else {
@@ -268,7 +272,7 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&kind);
         let mut text: Option<Vec<u8>> = None;
-        let keep = matches!(&kind, b"IHDR" | b"tEXt" | b"iTXt" | b"zTXt");
+        let keep = matches!(&kind, b"IHDR" | b"tEXt" | b"iTXt" | b"zTXt" | b"fcTL");
         let mut at = pos + 8;
         while at < data_end {
             let want = usize::try_from((data_end - at).min(BLOCK as u64)).unwrap_or(BLOCK);
@@ -323,7 +327,8 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                 6 => 4,
                 _ => 1,
             };
-            let row_bits = u128::from(w) * channels * u128::from(depth);
+            bits_per_pixel = channels * u128::from(depth);
+            let row_bits = u128::from(w) * bits_per_pixel;
             declared = u128::from(h) * row_bits.div_ceil(8);
             first = false;
         }
@@ -331,6 +336,13 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
             b"IDAT" => {
                 idat = true;
                 idat_bytes += u64::from(size);
+            }
+            b"fdAT" => frame_bytes += u64::from(size),
+            b"fcTL" if data.len() >= 12 => {
+                // An animation frame: its pixels are decoded too.
+                let w = u128::from(u32::from_be_bytes([data[4], data[5], data[6], data[7]]));
+                let h = u128::from(u32::from_be_bytes([data[8], data[9], data[10], data[11]]));
+                frames_declared += h * (w * bits_per_pixel).div_ceil(8);
             }
             b"tEXt" | b"iTXt" | b"zTXt" => {
                 texts += 1;
@@ -369,7 +381,11 @@ fn png(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                         "its image data is too short for the size it declares",
                     )));
                 }
-                if let Err(e) = bomb(F, declared, idat_bytes) {
+                if let Err(e) = bomb(
+                    F,
+                    declared.saturating_add(frames_declared),
+                    idat_bytes + frame_bytes,
+                ) {
                     return Ok(Err(e));
                 }
                 return check_trailer(content, data_end + 4, F);
@@ -696,6 +712,7 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     let mut pos = 12u64;
     let mut image = false;
     let mut canvas = 0u64;
+    let mut frames = 0u128;
     while pos + 8 <= riff_end {
         let Some(ch) = read_at(content, pos, 8)? else {
             return Ok(Err(malformed(F, "the file ends inside a chunk")));
@@ -721,7 +738,10 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
                     }
                 }
             }
-            b"ANMF" => image = true,
+            b"ANMF" => {
+                image = true;
+                frames += 1;
+            }
             b"VP8X" => {
                 if let Some(x) = read_at(content, pos + 8, 10)? {
                     let w = 1 + u32::from_le_bytes([x[4], x[5], x[6], 0]);
@@ -750,7 +770,8 @@ fn webp(content: &dyn Content) -> io::Result<Result<(), VerificationError>> {
     if !data_backs(canvas, riff_end, WEBP_MAX_PIXELS_PER_BYTE) {
         return Ok(Err(too_little_data(F)));
     }
-    if let Err(e) = bomb(F, u128::from(canvas) * 4, riff_end) {
+    // Each animation frame is decoded onto the whole canvas.
+    if let Err(e) = bomb(F, u128::from(canvas) * 4 * frames.max(1), riff_end) {
         return Ok(Err(e));
     }
     check_trailer(content, riff_end, F)
@@ -788,6 +809,56 @@ mod tests {
 
     fn key(bytes: &[u8], mime: &str) -> Option<String> {
         check_raster(&bytes, mime).unwrap().err().map(|e| e.key)
+    }
+
+    /// An animated PNG of 1000 × 1000 with `frames` frames of `frame_data` bytes each.
+    fn apng(frames: u32, frame_data: usize) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = 1000u32.to_be_bytes().repeat(2);
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        chunk(&mut out, b"IHDR", &ihdr);
+        let mut actl = frames.to_be_bytes().to_vec();
+        actl.extend_from_slice(&0u32.to_be_bytes());
+        chunk(&mut out, b"acTL", &actl);
+        chunk(&mut out, b"IDAT", &vec![0; 3000]);
+        for n in 0..frames {
+            let mut fctl = (2 * n).to_be_bytes().to_vec();
+            fctl.extend_from_slice(&1000u32.to_be_bytes().repeat(2));
+            fctl.extend_from_slice(&[0; 12]);
+            chunk(&mut out, b"fcTL", &fctl);
+            let mut fdat = (2 * n + 1).to_be_bytes().to_vec();
+            fdat.extend(std::iter::repeat_n(0, frame_data));
+            chunk(&mut out, b"fdAT", &fdat);
+        }
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn animation_frames_count_towards_the_bomb_ratio() {
+        // 100 frames of 3 MB each from 3 KB each: a thousandfold over 300 MB.
+        assert_eq!(
+            key(&apng(100, 3000), "image/png").as_deref(),
+            Some("uploaded-decompression-bomb")
+        );
+        // Ten frames stay under the size where the ratio matters.
+        assert_eq!(key(&apng(10, 3000), "image/png"), None);
+        // As many frames whose data is substantial are fine.
+        assert_eq!(key(&apng(100, 100_000), "image/png"), None);
+    }
+
+    #[test]
+    fn script_polyglot_headers() {
+        let mut gif = b"GIF89a/*\x01\x00\x80\x00\x00".to_vec();
+        gif.extend_from_slice(b"\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;");
+        gif.extend_from_slice(b"*/=alert(1)//");
+        assert_eq!(
+            key(&gif, "image/gif").as_deref(),
+            Some("uploaded-script-polyglot")
+        );
+        assert!(opens_script_comment(b"=/*xx"));
+        assert!(opens_script_comment(b"//xx"));
+        assert!(!opens_script_comment(b"\x01\x00\x01\x00"));
     }
 
     #[test]
