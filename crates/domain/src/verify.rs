@@ -116,6 +116,9 @@ pub fn verify_full(
     if let Err(e) = crate::raster::check_raster(content, &props.file_mime)? {
         return Ok(Err(e));
     }
+    if let Err(e) = crate::container::check_container(content, &props.file_mime)? {
+        return Ok(Err(e));
+    }
     let limits = crate::decode::DecodeLimits {
         max_memory: cfg.max_decode_memory,
         deadline: started.checked_add(std::time::Duration::from_secs(cfg.verify_time_limit)),
