@@ -1,17 +1,23 @@
-//! The container structure of the other formats a wiki may allow, so far TIFF. MediaWiki
-//! only sniffs their MIME type; here each file's structure is walked the way any reader has
-//! to walk it: the file is complete, every offset and length points inside it, sizes agree
-//! with each other, the parts every reader needs are present and dimensions are not zero.
+//! The container structure of the other formats a wiki may allow, so far TIFF and PDF.
+//! MediaWiki only sniffs their MIME type; here each file's structure is walked the way any
+//! reader has to walk it: the file is complete, every offset and length points inside it,
+//! sizes agree with each other, the parts every reader needs are present and dimensions are
+//! not zero. Whatever follows the format's end is refused when it holds an archive, an
+//! executable, markup or script, as after an image.
 //!
 //! The checks are strict about structure and lenient about what real writers get wrong and
-//! readers repair. Every walk reads each structure once, in time linear in the file, and
-//! allocates no more than the file holds or a fixed bound.
+//! readers repair: a PDF's `startxref` a little off. A PDF's JavaScript is not refused (it
+//! runs in the viewer's sandbox). Every walk reads each structure once, in time linear in
+//! the file, and allocates no more than the file holds or a fixed bound.
 
 use std::collections::HashSet;
 use std::io;
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
 
 use crate::io::Content;
-use crate::raster::{has_markup, read_at};
+use crate::raster::{check_region, has_markup, read_at};
 use crate::verdict::VerificationError;
 
 type Checked = io::Result<Result<(), VerificationError>>;
@@ -25,8 +31,28 @@ const OVERLAP: usize = 64;
 pub fn check_container(content: &dyn Content, mime: &str) -> Checked {
     match mime {
         "image/tiff" => tiff(content),
+        "application/pdf" => pdf(content),
         _ => Ok(Ok(())),
     }
+}
+
+fn malformed(format: &str, what: &str) -> Checked {
+    Ok(Err(VerificationError::new(
+        "uploaded-malformed-file",
+        &[format, what],
+    )))
+}
+
+/// Data after the format's end: refused when it is an archive, an executable or markup.
+fn after_end(content: &dyn Content, end: u64, format: &str) -> Checked {
+    check_region(
+        content,
+        end,
+        content.len(),
+        format,
+        "uploaded-data-after-file",
+        "data after the end of the file",
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -443,6 +469,191 @@ fn tiff(content: &dyn Content) -> Checked {
     Ok(Ok(()))
 }
 
+// ---------------------------------------------------------------------------------------
+// PDF
+// ---------------------------------------------------------------------------------------
+
+/// Bytes of junk readers tolerate before `%PDF-`.
+const PDF_HEADER_SLACK: usize = 1024;
+/// Bytes other than white space that may follow the final `%%EOF` (readers look for it in
+/// the last KiB).
+const PDF_TAIL_JUNK: u64 = 1024;
+/// How far before the final `%%EOF` its `startxref` is looked for.
+const PDF_STARTXREF_WINDOW: u64 = 1024;
+/// How far from where `startxref` points the cross-reference data may start (writers that
+/// count from the header rather than the file's first byte, or that miscount a little;
+/// viewers repair both).
+const PDF_XREF_SLACK: u64 = 512;
+
+/// An indirect object's header, `N G obj`.
+fn pdf_object_regex() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?-u)(?:^|[^0-9])[0-9]{1,10}[\x00\t\n\x0c\r ]+[0-9]{1,5}[\x00\t\n\x0c\r ]*obj")
+            .ok()
+    })
+    .as_ref()
+}
+
+/// The position of the first match of `find` in the bytes from `start` to `end`, scanned in
+/// blocks that overlap by [`OVERLAP`] bytes (`find` returns a match's start in its window).
+fn scan(
+    content: &dyn Content,
+    start: u64,
+    end: u64,
+    find: impl Fn(&[u8]) -> Option<usize>,
+) -> io::Result<Option<u64>> {
+    let end = end.min(content.len());
+    let mut offset = start;
+    while offset < end {
+        let want = usize::try_from((end - offset).min(BLOCK as u64)).unwrap_or(BLOCK);
+        let Some(block) = read_at(content, offset, want)? else {
+            return Ok(None);
+        };
+        if let Some(p) = find(&block) {
+            return Ok(Some(offset + p as u64));
+        }
+        if offset + want as u64 >= end {
+            break;
+        }
+        offset += (want - OVERLAP.min(want - 1)) as u64;
+    }
+    Ok(None)
+}
+
+/// The position of the last `needle` at or after `start`, scanning backwards from the end.
+fn rfind(content: &dyn Content, start: u64, needle: &[u8]) -> io::Result<Option<u64>> {
+    let len = content.len();
+    let mut end = len;
+    while end > start {
+        let from = end.saturating_sub(BLOCK as u64).max(start);
+        // A few bytes past `end`, so that a needle across the edge is seen.
+        let to = (end + needle.len() as u64).min(len);
+        let Some(block) = read_at(content, from, usize::try_from(to - from).unwrap_or(0))? else {
+            return Ok(None);
+        };
+        if let Some(p) = memchr::memmem::rfind(&block, needle) {
+            return Ok(Some(from + p as u64));
+        }
+        end = from;
+    }
+    Ok(None)
+}
+
+/// Where a PDF's bytes end once trailing white space and NULs are left out (never before
+/// `lo`).
+fn pdf_trimmed_end(content: &dyn Content, lo: u64) -> io::Result<u64> {
+    let mut end = content.len();
+    while end > lo {
+        let from = end.saturating_sub(BLOCK as u64).max(lo);
+        let Some(block) = read_at(content, from, usize::try_from(end - from).unwrap_or(0))? else {
+            return Ok(end);
+        };
+        match block
+            .iter()
+            .rposition(|b| !(b.is_ascii_whitespace() || *b == 0 || *b == 0x0c))
+        {
+            Some(p) => return Ok(from + p as u64 + 1),
+            None => end = from,
+        }
+    }
+    Ok(end)
+}
+
+/// Whether cross-reference data (an `xref` table or an `N G obj` header, an xref stream)
+/// starts within [`PDF_XREF_SLACK`] bytes of `at`, between `lo` and `hi`.
+fn pdf_xref_near(content: &dyn Content, at: u64, lo: u64, hi: u64) -> io::Result<bool> {
+    let from = at.saturating_sub(PDF_XREF_SLACK).max(lo);
+    let to = at.saturating_add(PDF_XREF_SLACK + 32).min(hi);
+    if from >= to {
+        return Ok(false);
+    }
+    let Some(w) = read_at(content, from, usize::try_from(to - from).unwrap_or(0))? else {
+        return Ok(false);
+    };
+    let table = memchr::memmem::find_iter(&w, b"xref").any(|p| !w[..p].ends_with(b"start"));
+    Ok(table || pdf_object_regex().is_none_or(|re| re.is_match(&w)))
+}
+
+fn pdf(content: &dyn Content) -> Checked {
+    const F: &str = "PDF";
+    let len = content.len();
+    let head_len = usize::try_from(len.min(PDF_HEADER_SLACK as u64 + 16)).unwrap_or(0);
+    let head = read_at(content, 0, head_len)?.unwrap_or_default();
+    let Some(h) = memchr::memmem::find(&head, b"%PDF-").filter(|p| *p <= PDF_HEADER_SLACK) else {
+        return malformed(F, "it does not start with a %PDF- header");
+    };
+    let v = &head[h + 5..];
+    if !(v.len() >= 3 && v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit()) {
+        return malformed(F, "its %PDF- header has no version number");
+    }
+    let h = h as u64;
+    // The document ends with %%EOF, give or take white space and a little junk: an earlier
+    // %%EOF (of a first revision, or a linearized file's first page) is not its end.
+    let trimmed = pdf_trimmed_end(content, h + 5)?;
+    let from = trimmed.saturating_sub(PDF_TAIL_JUNK + 5).max(h + 5);
+    let tail =
+        read_at(content, from, usize::try_from(trimmed - from).unwrap_or(0))?.unwrap_or_default();
+    let Some(eof) = memchr::memmem::rfind(&tail, b"%%EOF").map(|p| from + p as u64) else {
+        let Some(earlier) = rfind(content, h + 5, b"%%EOF")? else {
+            return malformed(F, "it has no %%EOF marker (the file may be truncated)");
+        };
+        if let Err(e) = after_end(content, earlier + 5, F)? {
+            return Ok(Err(e));
+        }
+        return malformed(
+            F,
+            "it does not end with its %%EOF marker (the file may be truncated, or have data appended)",
+        );
+    };
+    let from = eof.saturating_sub(PDF_STARTXREF_WINDOW).max(h);
+    let tail =
+        read_at(content, from, usize::try_from(eof - from).unwrap_or(0))?.unwrap_or_default();
+    let Some(sx) = memchr::memmem::rfind(&tail, b"startxref") else {
+        return malformed(F, "it has no startxref before its final %%EOF");
+    };
+    let digits: Vec<u8> = tail[sx + 9..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    let Some(offset) = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+    else {
+        return malformed(F, "its startxref is not followed by an offset");
+    };
+    let startxref = from + sx as u64;
+    if offset >= startxref {
+        return malformed(
+            F,
+            "its startxref offset points past its cross-reference data",
+        );
+    }
+    // Offsets count from the file's first byte; some writers count from the header.
+    if !pdf_xref_near(content, offset, h, startxref)?
+        && !pdf_xref_near(content, offset + h, h, startxref)?
+    {
+        return malformed(
+            F,
+            "its startxref offset does not point at a cross-reference table or stream",
+        );
+    }
+    let Some(re) = pdf_object_regex() else {
+        return malformed(F, "it has no indirect object");
+    };
+    let object = scan(content, h, eof, |w| re.find(w).map(|m| m.start()))?;
+    let ended = match object {
+        Some(at) => scan(content, at, eof, |w| memchr::memmem::find(w, b"endobj"))?,
+        None => None,
+    };
+    if ended.is_none() {
+        return malformed(F, "it has no indirect object (N G obj ... endobj)");
+    }
+    after_end(content, eof + 5, F)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -458,6 +669,25 @@ pub(crate) mod tests {
             .unwrap()
             .err()
             .map(|e| (e.key, e.params.last().cloned().unwrap_or_default()))
+    }
+
+    fn with(mut a: Vec<u8>, b: &[u8]) -> Vec<u8> {
+        a.extend_from_slice(b);
+        a
+    }
+
+    const ZIP: &[u8] = b"PK\x03\x04\x14\x00\x00\x00\x08\x00payload.txt";
+
+    /// A reproducible stream of pseudo-random bytes.
+    fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (seed >> 33) as u8
+            })
+            .collect()
     }
 
     // --- TIFF ---------------------------------------------------------------------------
@@ -680,6 +910,153 @@ pub(crate) mod tests {
         assert_eq!(
             key(&tiff_file(true, false, &entries, PIXELS), "image/tiff"),
             None
+        );
+    }
+
+    // --- PDF ----------------------------------------------------------------------------
+
+    /// A one-page PDF whose catalog opens with a JavaScript action, `filler` bytes in a
+    /// content stream, and correct cross-reference offsets.
+    pub(crate) fn pdf_file(filler: usize) -> Vec<u8> {
+        let stream = "0 0 m 100 100 l S\n".repeat(filler / 18 + 1);
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 5 0 R >>".to_owned(),
+            "<< /Type /Action /S /JavaScript /JS (app.alert('hello');) >>".to_owned(),
+            format!("<< /Length {} >>\nstream\n{stream}endstream", stream.len()),
+        ];
+        let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(b"xref\n0 6\n0000000000 65535 f \n");
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        out
+    }
+
+    /// `pdf` with its startxref offset replaced by `offset`.
+    fn pdf_startxref(pdf: &[u8], offset: usize) -> Vec<u8> {
+        let at = memchr::memmem::rfind(pdf, b"startxref\n").unwrap() + 10;
+        let mut out = pdf[..at].to_vec();
+        out.extend_from_slice(format!("{offset}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    #[test]
+    fn pdf_with_javascript_passes() {
+        let pdf = pdf_file(100);
+        assert_eq!(key(&pdf, "application/pdf"), None);
+        // Trailing white space and NULs, a little junk, an incremental update.
+        assert_eq!(
+            key(&with(pdf.clone(), b"\r\n\0\0\0"), "application/pdf"),
+            None
+        );
+        assert_eq!(key(&with(pdf.clone(), b"garbage"), "application/pdf"), None);
+        let padded = with(with(pdf.clone(), &[b'x'; 1000]), &[0; 5000]);
+        assert_eq!(key(&padded, "application/pdf"), None);
+        let xref = memchr::memmem::rfind(&pdf, b"xref\n0 6").unwrap();
+        let update_at = pdf.len();
+        let mut updated = pdf.clone();
+        updated.extend_from_slice(b"6 0 obj\n<< /Producer (an update) >>\nendobj\n");
+        let xref2 = updated.len();
+        updated.extend_from_slice(
+            format!(
+                "xref\n6 1\n{update_at:010} 00000 n \ntrailer\n<< /Size 7 /Root 1 0 R /Prev {xref} >>\nstartxref\n{xref2}\n%%EOF\n"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(key(&updated, "application/pdf"), None);
+        // An offset a few bytes off, and one that points at an xref stream object.
+        assert_eq!(key(&pdf_startxref(&pdf, xref + 7), "application/pdf"), None);
+        let obj5 = memchr::memmem::find(&pdf, b"5 0 obj").unwrap();
+        assert_eq!(key(&pdf_startxref(&pdf, obj5), "application/pdf"), None);
+        // Junk before the header, offsets counted from the header.
+        let junk = with(b"junk before the header\n".to_vec(), &pdf);
+        assert_eq!(key(&junk, "application/pdf"), None);
+    }
+
+    #[test]
+    fn pdf_broken_structure_is_refused() {
+        let pdf = pdf_file(4000);
+        let refused = |p: &[u8], what: &str| {
+            assert_eq!(
+                why(p, "application/pdf"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        let no_eof = "it has no %%EOF marker (the file may be truncated)";
+        refused(b"%PDF-1.4\n", no_eof);
+        refused(&pdf[..pdf.len() / 2], no_eof);
+        refused(&pdf[..pdf.len() - 3], no_eof);
+        // Data after the final %%EOF beyond a KiB, or an earlier revision cut short.
+        let not_at_end = "it does not end with its %%EOF marker (the file may be truncated, or have data appended)";
+        refused(&with(pdf.clone(), &[b'x'; 1100]), not_at_end);
+        let mut cut = with(
+            pdf.clone(),
+            b"6 0 obj\n<< /Producer (an update) >>\nendobj\n",
+        );
+        cut.extend_from_slice(&[b' '; 2000]);
+        cut.extend_from_slice(&noise(2000, 1));
+        refused(&cut, not_at_end);
+        refused(b"%PDF-x\n%%EOF\n", "its %PDF- header has no version number");
+        refused(
+            b"%PDF-1.4\n%%EOF\n",
+            "it has no startxref before its final %%EOF",
+        );
+        let at = memchr::memmem::rfind(&pdf, b"startxref").unwrap();
+        let mut bare = pdf[..at].to_vec();
+        bare.extend_from_slice(b"%%EOF\n");
+        refused(&bare, "it has no startxref before its final %%EOF");
+        let mut no_number = pdf[..at].to_vec();
+        no_number.extend_from_slice(b"startxref\n%%EOF\n");
+        refused(&no_number, "its startxref is not followed by an offset");
+        refused(
+            &pdf_startxref(&pdf, pdf.len() + 10),
+            "its startxref offset points past its cross-reference data",
+        );
+        // Into the middle of the content stream, far from any xref or object.
+        let middle = memchr::memmem::find(&pdf, b"stream\n").unwrap() + 2000;
+        refused(
+            &pdf_startxref(&pdf, middle),
+            "its startxref offset does not point at a cross-reference table or stream",
+        );
+        refused(
+            b"%PDF-1.4\nxref\n0 1\n0000000000 65535 f \ntrailer\n<<>>\nstartxref\n9\n%%EOF\n",
+            "it has no indirect object (N G obj ... endobj)",
+        );
+        refused(b"no header here", "it does not start with a %PDF- header");
+        // An archive or HTML after the end, short or long.
+        let big_zip = with(ZIP.to_vec(), &noise(5000, 2));
+        assert_eq!(
+            why(&with(pdf.clone(), &big_zip), "application/pdf"),
+            Some((
+                "uploaded-data-after-file".to_owned(),
+                "a ZIP archive".to_owned()
+            ))
+        );
+        assert_eq!(
+            why(&with(pdf.clone(), ZIP), "application/pdf"),
+            Some((
+                "uploaded-data-after-file".to_owned(),
+                "a ZIP archive".to_owned()
+            ))
+        );
+        assert_eq!(
+            key(
+                &with(pdf.clone(), b"<html><body>x</body></html>"),
+                "application/pdf"
+            )
+            .as_deref(),
+            Some("uploaded-markup-in-image")
         );
     }
 

@@ -540,10 +540,9 @@ mod tests {
             .encode(&[10, 20, 30, 40, 50, 60], 2, 1, image_webp::ColorType::Rgb8)
             .unwrap();
         assert_eq!(verify(&webp, "webp"), Ok(()));
-        assert_eq!(
-            verify(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n", "pdf"),
-            Ok(())
-        );
+        // A whole PDF: a header, objects, a cross-reference table and its trailer.
+        let pdf = crate::container::tests::pdf_file(100);
+        assert_eq!(verify(&pdf, "pdf"), Ok(()));
         // A JPEG named .png is a mismatch the other way round.
         let err = verify(&jpeg, "png").unwrap_err();
         assert_eq!(
