@@ -1,14 +1,15 @@
-//! The container structure of the other formats a wiki may allow, so far TIFF and PDF.
-//! MediaWiki only sniffs their MIME type; here each file's structure is walked the way any
-//! reader has to walk it: the file is complete, every offset and length points inside it,
-//! sizes agree with each other, the parts every reader needs are present and dimensions are
-//! not zero. Whatever follows the format's end is refused when it holds an archive, an
+//! The container structure of the other formats a wiki may allow, so far TIFF, PDF, WAV and
+//! MIDI. MediaWiki only sniffs their MIME type; here each file's structure is walked the way
+//! any reader has to walk it: the file is complete, every offset and length points inside
+//! it, sizes agree with each other, the parts every reader needs are present and dimensions
+//! are not zero. Whatever follows the format's end is refused when it holds an archive, an
 //! executable, markup or script, as after an image.
 //!
 //! The checks are strict about structure and lenient about what real writers get wrong and
-//! readers repair: a PDF's `startxref` a little off. A PDF's JavaScript is not refused (it
-//! runs in the viewer's sandbox). Every walk reads each structure once, in time linear in
-//! the file, and allocates no more than the file holds or a fixed bound.
+//! readers repair: a RIFF's last pad byte, the placeholder sizes of a WAV written to a pipe,
+//! a PDF's `startxref` a little off. Audio data is not decoded, and a PDF's JavaScript is
+//! not refused (it runs in the viewer's sandbox). Every walk reads each structure once, in
+//! time linear in the file, and allocates no more than the file holds or a fixed bound.
 
 use std::collections::HashSet;
 use std::io;
@@ -32,6 +33,8 @@ pub fn check_container(content: &dyn Content, mime: &str) -> Checked {
     match mime {
         "image/tiff" => tiff(content),
         "application/pdf" => pdf(content),
+        "audio/wav" | "audio/x-wav" | "audio/wave" => wav(content),
+        "audio/midi" | "audio/mid" => midi(content),
         _ => Ok(Ok(())),
     }
 }
@@ -654,6 +657,220 @@ fn pdf(content: &dyn Content) -> Checked {
     after_end(content, eof + 5, F)
 }
 
+// ---------------------------------------------------------------------------------------
+// WAV
+// ---------------------------------------------------------------------------------------
+
+/// A RIFF or chunk size a writer leaves when it cannot go back to fill in the real one (it
+/// wrote to a pipe): ffmpeg writes 0xFFFFFFFF, sox a size just under 2 GiB, others 0.
+fn placeholder_size(size: u32) -> bool {
+    size == 0 || size >= 0x7fff_0000
+}
+
+fn wav(content: &dyn Content) -> Checked {
+    const F: &str = "WAV";
+    let len = content.len();
+    let Some(head) = read_at(content, 0, 12)? else {
+        return malformed(F, "the file ends inside its RIFF header");
+    };
+    if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return malformed(F, "its RIFF header is not valid");
+    }
+    let riff_size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let declared_end = 8 + u64::from(riff_size);
+    let streamed = placeholder_size(riff_size) && (riff_size == 0 || declared_end > len + 1);
+    // A missing pad byte after the last chunk is a common slip, and harmless.
+    if declared_end > len + 1 && !streamed {
+        return malformed(F, "the file is shorter than its RIFF header says");
+    }
+    let riff_end = if streamed { len } else { declared_end.min(len) };
+    let mut pos = 12u64;
+    let mut fmt = false;
+    let mut data = false;
+    while pos + 8 <= riff_end {
+        let Some(ch) = read_at(content, pos, 8)? else {
+            return malformed(F, "the file ends inside a chunk");
+        };
+        let id = [ch[0], ch[1], ch[2], ch[3]];
+        let size32 = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
+        let size = u64::from(size32);
+        let mut end = pos + 8 + size;
+        if end > riff_end {
+            if streamed && &id == b"data" && placeholder_size(size32) {
+                end = riff_end;
+            } else {
+                let name = String::from_utf8_lossy(&id).into_owned();
+                return malformed(
+                    F,
+                    &format!("its \"{name}\" chunk runs past the end of the file"),
+                );
+            }
+        }
+        match &id {
+            b"fmt " => {
+                if data {
+                    return malformed(F, "its data chunk comes before its fmt chunk");
+                }
+                if size < 14 {
+                    return malformed(F, "its fmt chunk is too short");
+                }
+                let Some(f) = read_at(
+                    content,
+                    pos + 8,
+                    usize::try_from(size.min(16)).unwrap_or(16),
+                )?
+                else {
+                    return malformed(F, "the file ends inside a chunk");
+                };
+                if let Err(e) = wav_format(&f) {
+                    return Ok(Err(e));
+                }
+                fmt = true;
+            }
+            b"data" => {
+                if !fmt {
+                    return malformed(F, "its data chunk comes before its fmt chunk");
+                }
+                data = true;
+            }
+            _ => {}
+        }
+        pos = end;
+        if size & 1 == 1 && end < riff_end {
+            pos += 1;
+            // Some writers leave out the pad byte after an odd-sized chunk: when the next
+            // chunk's name only makes sense without it, go by that.
+            if let Some(b) = read_at(content, end, 5)? {
+                if !is_chunk_id(&b[1..5]) && is_chunk_id(&b[..4]) {
+                    pos = end;
+                }
+            }
+        }
+    }
+    if !fmt {
+        return malformed(F, "it has no fmt chunk");
+    }
+    if !data {
+        return malformed(F, "it has no data chunk");
+    }
+    after_end(content, riff_end, F)
+}
+
+fn is_chunk_id(id: &[u8]) -> bool {
+    id.iter().all(|b| b.is_ascii_alphanumeric() || *b == b' ')
+}
+
+/// Checks the first 14 or 16 bytes of a `fmt ` chunk.
+fn wav_format(f: &[u8]) -> Result<(), VerificationError> {
+    const F: &str = "WAV";
+    let bad = |what: &str| VerificationError::new("uploaded-malformed-file", &[F, what]);
+    let tag = u16::from_le_bytes([f[0], f[1]]);
+    let channels = u16::from_le_bytes([f[2], f[3]]);
+    let rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+    let align = u16::from_le_bytes([f[12], f[13]]);
+    if channels == 0 {
+        return Err(bad("its fmt chunk declares no channels"));
+    }
+    if rate == 0 {
+        return Err(bad("its fmt chunk declares a sample rate of 0"));
+    }
+    if align == 0 {
+        return Err(bad("its fmt chunk declares a block size of 0"));
+    }
+    // PCM, IEEE float and WAVE_FORMAT_EXTENSIBLE (whose sample size is the container's):
+    // a block is one sample of every channel.
+    if matches!(tag, 1 | 3 | 0xfffe) && f.len() >= 16 {
+        let bits = u16::from_le_bytes([f[14], f[15]]);
+        if bits == 0 {
+            return Err(bad("its fmt chunk declares samples of 0 bits"));
+        }
+        if u32::from(align) != u32::from(channels) * u32::from(bits).div_ceil(8) {
+            return Err(bad(
+                "its block size does not match its channels and sample size",
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// MIDI
+// ---------------------------------------------------------------------------------------
+
+fn midi(content: &dyn Content) -> Checked {
+    const F: &str = "MIDI";
+    let len = content.len();
+    let Some(h) = read_at(content, 0, 14)? else {
+        return malformed(F, "the file ends inside its header");
+    };
+    if &h[..4] != b"MThd" {
+        return malformed(F, "it does not start with an MThd header");
+    }
+    let header_len = u64::from(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+    if header_len < 6 {
+        return malformed(F, "its header chunk is too short");
+    }
+    let format = u16::from_be_bytes([h[8], h[9]]);
+    let tracks = u16::from_be_bytes([h[10], h[11]]);
+    let division = u16::from_be_bytes([h[12], h[13]]);
+    if format > 2 {
+        return malformed(F, "its format is not 0, 1 or 2");
+    }
+    if tracks == 0 {
+        return malformed(F, "its header declares no tracks");
+    }
+    // Ticks per quarter note, or (top bit set) SMPTE frames and ticks per frame.
+    let ticks = if division & 0x8000 != 0 {
+        division & 0xff
+    } else {
+        division
+    };
+    if ticks == 0 {
+        return malformed(F, "its time division is 0");
+    }
+    let mut pos = 8 + header_len;
+    if pos > len {
+        return malformed(F, "the file ends inside its header");
+    }
+    let mut found = 0usize;
+    while pos + 8 <= len {
+        let Some(ch) = read_at(content, pos, 8)? else {
+            break;
+        };
+        if !ch[..4].iter().all(u8::is_ascii_graphic) {
+            // Not a chunk: what follows is data after the end.
+            break;
+        }
+        let end = pos + 8 + u64::from(u32::from_be_bytes([ch[4], ch[5], ch[6], ch[7]]));
+        let track = &ch[..4] == b"MTrk";
+        if end > len {
+            return malformed(
+                F,
+                if track {
+                    "a track runs past the end of the file"
+                } else {
+                    "a chunk runs past the end of the file"
+                },
+            );
+        }
+        if track {
+            found += 1;
+        }
+        pos = end;
+    }
+    if pos < len && pos + 8 > len {
+        let rest =
+            read_at(content, pos, usize::try_from(len - pos).unwrap_or(0))?.unwrap_or_default();
+        if b"MTrk".starts_with(&rest[..rest.len().min(4)]) {
+            return malformed(F, "the file ends inside a track header");
+        }
+    }
+    if found == 0 {
+        return malformed(F, "it has no track (MTrk chunk)");
+    }
+    after_end(content, pos, F)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1057,6 +1274,184 @@ pub(crate) mod tests {
             )
             .as_deref(),
             Some("uploaded-markup-in-image")
+        );
+    }
+
+    // --- WAV ----------------------------------------------------------------------------
+
+    /// A WAV of `seconds` of 16-bit mono silence at 8 kHz, with an odd-sized LIST chunk
+    /// before its data.
+    pub(crate) fn wav_file(samples: usize) -> Vec<u8> {
+        let mut body = b"WAVE".to_vec();
+        body.extend_from_slice(b"fmt \x10\0\0\0");
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&8000u32.to_le_bytes());
+        body.extend_from_slice(&16000u32.to_le_bytes());
+        body.extend_from_slice(&2u16.to_le_bytes());
+        body.extend_from_slice(&16u16.to_le_bytes());
+        body.extend_from_slice(b"LIST\x0f\0\0\0INFOISFT\x03\0\0\0ab\0\0");
+        body.extend_from_slice(b"data");
+        body.extend_from_slice(&(samples as u32 * 2).to_le_bytes());
+        body.extend(std::iter::repeat_n(0u8, samples * 2));
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn wav_valid_and_lenient_cases_pass() {
+        let wav = wav_file(8000);
+        assert_eq!(key(&wav, "audio/wav"), None);
+        assert_eq!(key(&wav, "audio/x-wav"), None);
+        // Zeros after the RIFF (padding), an ID3v1 tag after it.
+        assert_eq!(key(&with(wav.clone(), &[0; 100]), "audio/wav"), None);
+        let mut tag = b"TAG".to_vec();
+        tag.resize(128, b' ');
+        assert_eq!(key(&with(wav.clone(), &tag), "audio/wav"), None);
+        // Written to a pipe: placeholder sizes (ffmpeg's and sox's).
+        let mut piped = wav.clone();
+        piped[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let data = memchr::memmem::find(&piped, b"data").unwrap();
+        piped[data + 4..data + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(key(&piped, "audio/wav"), None);
+        piped[4..8].copy_from_slice(&0x7fff_f048u32.to_le_bytes());
+        piped[data + 4..data + 8].copy_from_slice(&0x7fff_f000u32.to_le_bytes());
+        assert_eq!(key(&piped, "audio/wav"), None);
+        // An odd-sized data chunk at the end without its pad byte.
+        let mut odd = wav_file(10);
+        odd.push(7);
+        let size = (odd.len() - 8) as u32 + 1;
+        odd[4..8].copy_from_slice(&size.to_le_bytes());
+        let data = memchr::memmem::find(&odd, b"data").unwrap();
+        odd[data + 4..data + 8].copy_from_slice(&21u32.to_le_bytes());
+        assert_eq!(key(&odd, "audio/wav"), None);
+        // The LIST chunk's pad byte left out.
+        let list = memchr::memmem::find(&wav, b"LIST").unwrap();
+        let mut unpadded = wav.clone();
+        unpadded.remove(list + 8 + 15);
+        let size = (unpadded.len() - 8) as u32;
+        unpadded[4..8].copy_from_slice(&size.to_le_bytes());
+        assert_eq!(key(&unpadded, "audio/wav"), None);
+    }
+
+    #[test]
+    fn wav_broken_structure_is_refused() {
+        let wav = wav_file(8000);
+        let refused = |w: &[u8], what: &str| {
+            assert_eq!(
+                why(w, "audio/wav"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        refused(&wav[..10], "the file ends inside its RIFF header");
+        refused(&wav[..30], "the file is shorter than its RIFF header says");
+        refused(
+            &wav[..wav.len() - 100],
+            "the file is shorter than its RIFF header says",
+        );
+        // The RIFF says less, the data chunk more.
+        let mut long_data = wav.clone();
+        let data = memchr::memmem::find(&wav, b"data").unwrap();
+        long_data[data + 4..data + 8].copy_from_slice(&20000u32.to_le_bytes());
+        refused(
+            &long_data,
+            "its \"data\" chunk runs past the end of the file",
+        );
+        // No data chunk.
+        let mut no_data = wav[..data].to_vec();
+        let size = (no_data.len() - 8) as u32;
+        no_data[4..8].copy_from_slice(&size.to_le_bytes());
+        refused(&no_data, "it has no data chunk");
+        // Data before fmt.
+        let mut swapped = b"RIFF\0\0\0\0WAVEdata\x02\0\0\0\0\0".to_vec();
+        swapped.extend_from_slice(&wav[12..36]);
+        let size = (swapped.len() - 8) as u32;
+        swapped[4..8].copy_from_slice(&size.to_le_bytes());
+        refused(&swapped, "its data chunk comes before its fmt chunk");
+        // No fmt at all.
+        let mut no_fmt = b"RIFF\x0e\0\0\0WAVEdata\x02\0\0\0\0\0".to_vec();
+        refused(&no_fmt, "its data chunk comes before its fmt chunk");
+        no_fmt.truncate(12);
+        no_fmt[4] = 4;
+        refused(&no_fmt, "it has no fmt chunk");
+        // Nonsense formats.
+        let mut mute = wav.clone();
+        mute[22] = 0;
+        refused(&mute, "its fmt chunk declares no channels");
+        let mut still = wav.clone();
+        still[24..28].copy_from_slice(&[0; 4]);
+        refused(&still, "its fmt chunk declares a sample rate of 0");
+        let mut align = wav.clone();
+        align[32] = 3;
+        refused(
+            &align,
+            "its block size does not match its channels and sample size",
+        );
+        refused(b"RIFF\x04\0\0\0WAVX", "its RIFF header is not valid");
+        // An archive after the end.
+        assert_eq!(
+            why(&with(wav.clone(), ZIP), "audio/wav"),
+            Some((
+                "uploaded-data-after-file".to_owned(),
+                "a ZIP archive".to_owned()
+            ))
+        );
+    }
+
+    // --- MIDI ---------------------------------------------------------------------------
+
+    /// A format-0 MIDI file with one track: middle C for a quarter note.
+    pub(crate) fn midi_file() -> Vec<u8> {
+        let mut out = b"MThd\0\0\0\x06\0\0\0\x01\0\x60".to_vec();
+        let track = b"\x00\x90\x3c\x40\x60\x80\x3c\x40\x00\xff\x2f\x00";
+        out.extend_from_slice(b"MTrk");
+        out.extend_from_slice(&(track.len() as u32).to_be_bytes());
+        out.extend_from_slice(track);
+        out
+    }
+
+    #[test]
+    fn midi_structure() {
+        let mid = midi_file();
+        assert_eq!(key(&mid, "audio/midi"), None);
+        // An unknown chunk is skipped; fewer tracks than declared is tolerated.
+        let mut extra = mid[..14].to_vec();
+        extra.extend_from_slice(b"XFIH\0\0\0\x02ab");
+        extra.extend_from_slice(&mid[14..]);
+        extra[11] = 2;
+        assert_eq!(key(&extra, "audio/midi"), None);
+        assert_eq!(key(&with(mid.clone(), &[0; 3]), "audio/midi"), None);
+        let refused = |m: &[u8], what: &str| {
+            assert_eq!(
+                why(m, "audio/midi"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        refused(&mid[..10], "the file ends inside its header");
+        refused(&mid[..14], "it has no track (MTrk chunk)");
+        refused(
+            &mid[..mid.len() - 1],
+            "a track runs past the end of the file",
+        );
+        refused(&mid[..20], "the file ends inside a track header");
+        refused(&mid[..15], "the file ends inside a track header");
+        let mut fmt3 = mid.clone();
+        fmt3[9] = 3;
+        refused(&fmt3, "its format is not 0, 1 or 2");
+        let mut none = mid.clone();
+        none[11] = 0;
+        refused(&none, "its header declares no tracks");
+        let mut div = mid.clone();
+        div[13] = 0;
+        refused(&div, "its time division is 0");
+        let mut short = mid.clone();
+        short[7] = 5;
+        refused(&short, "its header chunk is too short");
+        assert_eq!(
+            key(&with(mid.clone(), ZIP), "audio/midi").as_deref(),
+            Some("uploaded-data-after-file")
         );
     }
 
