@@ -1,15 +1,16 @@
-//! The container structure of the other formats a wiki may allow, so far TIFF, PDF, WAV and
-//! MIDI. MediaWiki only sniffs their MIME type; here each file's structure is walked the way
-//! any reader has to walk it: the file is complete, every offset and length points inside
-//! it, sizes agree with each other, the parts every reader needs are present and dimensions
-//! are not zero. Whatever follows the format's end is refused when it holds an archive, an
-//! executable, markup or script, as after an image.
+//! The container structure of the other formats a wiki may allow, so far TIFF, PDF, WAV,
+//! MIDI and MP3. MediaWiki only sniffs their MIME type; here each file's structure is walked
+//! the way any reader has to walk it: the file is complete, every offset and length points
+//! inside it, sizes agree with each other, the parts every reader needs are present and
+//! dimensions are not zero. Whatever follows the format's end is refused when it holds an
+//! archive, an executable, markup or script, as after an image.
 //!
 //! The checks are strict about structure and lenient about what real writers get wrong and
 //! readers repair: a RIFF's last pad byte, the placeholder sizes of a WAV written to a pipe,
-//! a PDF's `startxref` a little off. Audio data is not decoded, and a PDF's JavaScript is
-//! not refused (it runs in the viewer's sandbox). Every walk reads each structure once, in
-//! time linear in the file, and allocates no more than the file holds or a fixed bound.
+//! a PDF's `startxref` a little off, junk between MP3 frames or a cut-off last frame. Audio
+//! data is not decoded, and a PDF's JavaScript is not refused (it runs in the viewer's
+//! sandbox). Every walk reads each structure once, in time linear in the file, and
+//! allocates no more than the file holds or a fixed bound.
 
 use std::collections::HashSet;
 use std::io;
@@ -18,7 +19,7 @@ use std::sync::OnceLock;
 use regex::bytes::Regex;
 
 use crate::io::Content;
-use crate::raster::{check_region, has_markup, read_at};
+use crate::raster::{check_region, foreign_in, has_markup, read_at};
 use crate::verdict::VerificationError;
 
 type Checked = io::Result<Result<(), VerificationError>>;
@@ -35,6 +36,7 @@ pub fn check_container(content: &dyn Content, mime: &str) -> Checked {
         "application/pdf" => pdf(content),
         "audio/wav" | "audio/x-wav" | "audio/wave" => wav(content),
         "audio/midi" | "audio/mid" => midi(content),
+        "audio/mpeg" | "audio/mp3" | "audio/mpeg3" => mp3(content),
         _ => Ok(Ok(())),
     }
 }
@@ -56,6 +58,46 @@ fn after_end(content: &dyn Content, end: u64, format: &str) -> Checked {
         "uploaded-data-after-file",
         "data after the end of the file",
     )
+}
+
+/// Reads a [`Content`] through one buffer, for walks that make many small reads close
+/// together.
+struct Buffered<'a> {
+    content: &'a dyn Content,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> Buffered<'a> {
+    fn new(content: &'a dyn Content) -> Self {
+        Buffered {
+            content,
+            start: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// `n` bytes at `pos`, or `None` when the file ends before them.
+    fn get(&mut self, pos: u64, n: usize) -> io::Result<Option<&[u8]>> {
+        let len = self.content.len();
+        let Some(end) = pos.checked_add(n as u64).filter(|e| *e <= len) else {
+            return Ok(None);
+        };
+        if pos < self.start || end > self.start + self.buf.len() as u64 {
+            let want = usize::try_from((len - pos).min(BLOCK as u64))
+                .unwrap_or(BLOCK)
+                .max(n);
+            match read_at(self.content, pos, want)? {
+                Some(b) => {
+                    self.buf = b;
+                    self.start = pos;
+                }
+                None => return Ok(None),
+            }
+        }
+        let at = usize::try_from(pos - self.start).unwrap_or(usize::MAX);
+        Ok(self.buf.get(at..at.saturating_add(n)))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -871,6 +913,298 @@ fn midi(content: &dyn Content) -> Checked {
     after_end(content, pos, F)
 }
 
+// ---------------------------------------------------------------------------------------
+// MP3 (MPEG audio)
+// ---------------------------------------------------------------------------------------
+
+/// Consecutive frames that make the start of an MPEG audio stream (fewer when the file
+/// ends first): a random frame sync in other data is rarely followed by two more.
+const MP3_RUN: usize = 3;
+/// How far after the leading tags the first frame is looked for.
+const MP3_FIRST_SEARCH: u64 = 1 << 20;
+/// The longest run of junk between frames that the walk skips to find frames again.
+const MP3_MAX_GAP: u64 = 64 << 10;
+
+#[derive(Clone, Copy)]
+struct MpegFrame {
+    version: u8,
+    layer: u8,
+    rate: u8,
+    len: u64,
+}
+
+impl MpegFrame {
+    fn same_stream(&self, other: &MpegFrame) -> bool {
+        (self.version, self.layer, self.rate) == (other.version, other.layer, other.rate)
+    }
+}
+
+/// The MPEG audio frame header in `h` (4 bytes), if it is a valid one with a bit rate.
+fn mpeg_frame(h: &[u8]) -> Option<MpegFrame> {
+    if h.len() < 4 || h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
+        return None;
+    }
+    // Version: 3 MPEG-1, 2 MPEG-2, 0 MPEG-2.5. Layer: 3 I, 2 II, 1 III.
+    let version = (h[1] >> 3) & 3;
+    let layer = (h[1] >> 1) & 3;
+    let bitrate_index = usize::from(h[2] >> 4);
+    let rate = (h[2] >> 2) & 3;
+    let padding = u64::from((h[2] >> 1) & 1);
+    if version == 1 || layer == 0 || bitrate_index == 0 || bitrate_index == 15 || rate == 3 {
+        return None;
+    }
+    if h[3] & 3 == 2 {
+        // A reserved emphasis.
+        return None;
+    }
+    const V1: [[u64; 15]; 3] = [
+        [
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
+    ];
+    const V2: [[u64; 15]; 2] = [
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
+        [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    ];
+    let kbps = match (version, layer) {
+        (3, 3) => V1[0][bitrate_index],
+        (3, 2) => V1[1][bitrate_index],
+        (3, _) => V1[2][bitrate_index],
+        (_, 3) => V2[0][bitrate_index],
+        _ => V2[1][bitrate_index],
+    };
+    let base: u64 = [44_100, 48_000, 32_000][usize::from(rate)];
+    let hz = match version {
+        3 => base,
+        2 => base / 2,
+        _ => base / 4,
+    };
+    let bps = kbps * 1000;
+    let len = match layer {
+        3 => (12 * bps / hz + padding) * 4,
+        2 => 144 * bps / hz + padding,
+        _ if version == 3 => 144 * bps / hz + padding,
+        _ => 72 * bps / hz + padding,
+    };
+    Some(MpegFrame {
+        version,
+        layer,
+        rate,
+        len,
+    })
+}
+
+enum Id3 {
+    None,
+    Invalid,
+    /// A tag ending there.
+    Tag(u64),
+}
+
+/// An ID3v2 tag at `pos`.
+fn id3v2_at(r: &mut Buffered, pos: u64) -> io::Result<Id3> {
+    let Some(h) = r.get(pos, 10)? else {
+        return Ok(Id3::None);
+    };
+    if &h[..3] != b"ID3" {
+        return Ok(Id3::None);
+    }
+    if !(2..=4).contains(&h[3]) || h[4] == 0xff || h[6..10].iter().any(|b| b & 0x80 != 0) {
+        return Ok(Id3::Invalid);
+    }
+    let size = h[6..10].iter().fold(0u64, |s, b| (s << 7) | u64::from(*b));
+    let footer = if h[5] & 0x10 != 0 { 10 } else { 0 };
+    Ok(Id3::Tag(pos + 10 + size + footer))
+}
+
+/// Where the tags at the end of an MP3 (ID3v1, Lyrics3, APE, an appended ID3v2) start;
+/// never before `lo`.
+fn mp3_tail_tags(r: &mut Buffered, lo: u64, len: u64) -> io::Result<u64> {
+    let mut end = len;
+    for _ in 0..8 {
+        let at = {
+            let end = end;
+            move |n: u64| end.checked_sub(n).filter(|p| *p >= lo)
+        };
+        if let Some(p) = at(128) {
+            if r.get(p, 3)? == Some(b"TAG") {
+                end = p;
+                if let Some(q) = at(227) {
+                    if r.get(q, 4)? == Some(b"TAG+") {
+                        end = q;
+                    }
+                }
+                continue;
+            }
+        }
+        if let Some(p) = at(32) {
+            if let Some(f) = r.get(p, 32)? {
+                if &f[..8] == b"APETAGEX" {
+                    let size = u64::from(u32::from_le_bytes([f[12], f[13], f[14], f[15]]));
+                    let flags = u32::from_le_bytes([f[20], f[21], f[22], f[23]]);
+                    let total = size + if flags & 0x8000_0000 != 0 { 32 } else { 0 };
+                    if let Some(start) = at(total).filter(|_| size >= 32) {
+                        end = start;
+                        continue;
+                    }
+                }
+            }
+        }
+        if let Some(p) = at(15) {
+            if let Some(f) = r.get(p, 15)? {
+                if &f[6..] == b"LYRICS200" {
+                    let n = std::str::from_utf8(&f[..6])
+                        .ok()
+                        .and_then(|d| d.parse::<u64>().ok());
+                    if let Some(start) = n.and_then(|n| at(15 + n)) {
+                        if r.get(start, 11)? == Some(b"LYRICSBEGIN") {
+                            end = start;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = at(10) {
+            if let Some(f) = r.get(p, 10)? {
+                if &f[..3] == b"3DI" && f[6..10].iter().all(|b| b & 0x80 == 0) {
+                    let size = f[6..10].iter().fold(0u64, |s, b| (s << 7) | u64::from(*b));
+                    if let Some(start) = at(20 + size) {
+                        if r.get(start, 3)? == Some(b"ID3") {
+                            end = start;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        break;
+    }
+    Ok(end)
+}
+
+/// The first position in `from..to` where [`MP3_RUN`] frames of one stream follow each
+/// other (or fewer that end exactly at `end`), with its first frame.
+fn mp3_run(r: &mut Buffered, from: u64, to: u64, end: u64) -> io::Result<Option<(u64, MpegFrame)>> {
+    let mut p = from;
+    while p < to {
+        let Some(h) = r.get(p, 4)? else {
+            return Ok(None);
+        };
+        if h[0] != 0xff {
+            p += 1;
+            continue;
+        }
+        if let Some(first) = mpeg_frame(h) {
+            let mut q = p + first.len;
+            let mut n = 1;
+            let mut ok = q <= end;
+            while ok && n < MP3_RUN && q < end {
+                match r.get(q, 4)?.and_then(mpeg_frame) {
+                    Some(f) if f.same_stream(&first) && q + f.len <= end => {
+                        q += f.len;
+                        n += 1;
+                    }
+                    _ => ok = false,
+                }
+            }
+            if ok {
+                return Ok(Some((p, first)));
+            }
+        }
+        p += 1;
+    }
+    Ok(None)
+}
+
+/// Refuses an archive, an executable or markup in junk between MP3 frames.
+fn mp3_gap(content: &dyn Content, start: u64, end: u64) -> Checked {
+    const F: &str = "MP3";
+    if start >= end {
+        return Ok(Ok(()));
+    }
+    // A gap is at most MP3_FIRST_SEARCH bytes long.
+    let Some(gap) = read_at(content, start, usize::try_from(end - start).unwrap_or(0))? else {
+        return Ok(Ok(()));
+    };
+    if let Some(what) = foreign_in(&gap) {
+        return malformed(F, &format!("it holds {what} between its audio frames"));
+    }
+    if has_markup(&gap) {
+        return Ok(Err(VerificationError::new(
+            "uploaded-markup-in-image",
+            &[F, "data between its audio frames"],
+        )));
+    }
+    Ok(Ok(()))
+}
+
+fn mp3(content: &dyn Content) -> Checked {
+    const F: &str = "MP3";
+    let len = content.len();
+    let mut r = Buffered::new(content);
+    let mut pos = 0u64;
+    loop {
+        match id3v2_at(&mut r, pos)? {
+            Id3::None => break,
+            Id3::Invalid => return malformed(F, "its ID3 tag header is not valid"),
+            Id3::Tag(end) if end <= len => pos = end,
+            Id3::Tag(_) => return malformed(F, "its ID3 tag runs past the end of the file"),
+        }
+    }
+    let audio_end = mp3_tail_tags(&mut r, pos, len)?;
+    let search_end = (pos + MP3_FIRST_SEARCH).min(audio_end);
+    let Some((start, mut current)) = mp3_run(&mut r, pos, search_end, audio_end)? else {
+        return malformed(F, "it has no MPEG audio frames");
+    };
+    if let Err(e) = mp3_gap(content, pos, start)? {
+        return Ok(Err(e));
+    }
+    pos = start + current.len;
+    while pos < audio_end {
+        // A tag in the middle: files joined together.
+        if let Id3::Tag(end) = id3v2_at(&mut r, pos)? {
+            if end <= audio_end {
+                pos = end;
+                continue;
+            }
+        }
+        if let Some(f) = r.get(pos, 4)?.and_then(mpeg_frame) {
+            if f.same_stream(&current) && pos + f.len <= audio_end {
+                pos += f.len;
+                current = f;
+                continue;
+            }
+        }
+        let limit = (pos + MP3_MAX_GAP).min(audio_end);
+        let Some((next, f)) = mp3_run(&mut r, pos, limit, audio_end)? else {
+            break;
+        };
+        if let Err(e) = mp3_gap(content, pos, next)? {
+            return Ok(Err(e));
+        }
+        pos = next + f.len;
+        current = f;
+    }
+    // What is left before the tags at the end: a cut-off last frame, or data appended.
+    check_region(
+        content,
+        pos.min(audio_end),
+        audio_end,
+        F,
+        "uploaded-data-after-file",
+        "data after the end of the file",
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1452,6 +1786,126 @@ pub(crate) mod tests {
         assert_eq!(
             key(&with(mid.clone(), ZIP), "audio/midi").as_deref(),
             Some("uploaded-data-after-file")
+        );
+    }
+
+    // --- MP3 ----------------------------------------------------------------------------
+
+    /// An ID3v2.3 tag holding a title.
+    fn id3v2() -> Vec<u8> {
+        let mut frame = b"TIT2\0\0\0\x06\0\0\0test!".to_vec();
+        frame.resize(16, 0);
+        let mut out = b"ID3\x03\0\0\0\0\0".to_vec();
+        out.push(frame.len() as u8);
+        out.extend_from_slice(&frame);
+        out
+    }
+
+    /// A silent MPEG-1 Layer III frame: 128 kbit/s, 44.1 kHz, mono, 417 bytes.
+    fn mp3_frame() -> Vec<u8> {
+        let mut f = vec![0xff, 0xfb, 0x90, 0xc4];
+        f.resize(417, 0);
+        f
+    }
+
+    /// An MP3 with an ID3v2 tag, `frames` frames and an ID3v1 tag.
+    pub(crate) fn mp3_file(frames: usize) -> Vec<u8> {
+        let mut out = id3v2();
+        for _ in 0..frames {
+            out.extend_from_slice(&mp3_frame());
+        }
+        let mut v1 = b"TAGtest".to_vec();
+        v1.resize(128, 0);
+        out.extend_from_slice(&v1);
+        out
+    }
+
+    #[test]
+    fn mpeg_frame_lengths() {
+        let len = |h: [u8; 4]| mpeg_frame(&h).map(|f| f.len);
+        assert_eq!(len([0xff, 0xfb, 0x90, 0x00]), Some(417));
+        assert_eq!(len([0xff, 0xfb, 0x92, 0x00]), Some(418));
+        assert_eq!(len([0xff, 0xfd, 0xa4, 0x00]), Some(576)); // MPEG-1 II, 192k, 48 kHz
+        assert_eq!(len([0xff, 0xff, 0x10, 0x00]), Some(32)); // MPEG-1 I, 32k, 48 kHz
+        assert_eq!(len([0xff, 0xf3, 0x80, 0x00]), Some(208)); // MPEG-2 III, 64k, 22.05 kHz
+        assert_eq!(len([0xff, 0xe3, 0x18, 0x00]), Some(72)); // MPEG-2.5 III, 8k, 8 kHz
+        assert_eq!(len([0xff, 0xfb, 0xf0, 0x00]), None);
+        assert_eq!(len([0xff, 0xfb, 0x0c, 0x00]), None);
+        assert_eq!(len([0xff, 0xeb, 0x90, 0x00]), None);
+        assert_eq!(len([0xff, 0xf9, 0x90, 0x00]), None);
+    }
+
+    #[test]
+    fn mp3_valid_and_lenient_cases_pass() {
+        assert_eq!(key(&mp3_file(3), "audio/mpeg"), None);
+        assert_eq!(key(&mp3_file(20), "audio/mp3"), None);
+        // A short file: fewer frames than a run, ending exactly at the tag.
+        assert_eq!(key(&mp3_file(1), "audio/mpeg"), None);
+        // No tags at all.
+        let bare: Vec<u8> = (0..5).flat_map(|_| mp3_frame()).collect();
+        assert_eq!(key(&bare, "audio/mpeg"), None);
+        // Junk between frames, a tag in the middle, a cut-off last frame, an APE tag.
+        let mut joined = mp3_file(5);
+        joined.truncate(joined.len() - 128);
+        joined.extend_from_slice(b"\0junk\xff\xfe\0");
+        joined.extend_from_slice(&id3v2());
+        for _ in 0..4 {
+            joined.extend_from_slice(&mp3_frame());
+        }
+        joined.extend_from_slice(&mp3_frame()[..200]);
+        let mut ape = b"APETAGEX\xd0\x07\0\0".to_vec();
+        ape.extend_from_slice(&32u32.to_le_bytes());
+        ape.extend_from_slice(&[0; 12]);
+        ape.resize(32, 0);
+        joined.extend_from_slice(&ape);
+        assert_eq!(key(&joined, "audio/mpeg"), None);
+    }
+
+    #[test]
+    fn mp3_broken_structure_is_refused() {
+        let refused = |m: &[u8], what: &str| {
+            assert_eq!(
+                why(m, "audio/mpeg"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        let no_frames = "it has no MPEG audio frames";
+        // An ID3 tag followed by random bytes, or by nothing.
+        refused(&with(id3v2(), &noise(20_000, 7)), no_frames);
+        refused(&id3v2(), no_frames);
+        refused(&with(id3v2(), &[0xff, 0xfb, 0x90]), no_frames);
+        let tag = id3v2();
+        refused(&tag[..15], "its ID3 tag runs past the end of the file");
+        let mut bad = tag.clone();
+        bad[8] = 0x80;
+        refused(&bad, "its ID3 tag header is not valid");
+        // Two frames where the second one is cut off: no run, and the file does not end
+        // with the first.
+        let mut cut = id3v2();
+        cut.extend_from_slice(&mp3_frame());
+        cut.extend_from_slice(&mp3_frame()[..300]);
+        refused(&cut, no_frames);
+        // An archive or HTML after the frames, or between them.
+        let mut zip = mp3_file(4);
+        zip.truncate(zip.len() - 128);
+        assert_eq!(
+            why(&with(zip.clone(), ZIP), "audio/mpeg"),
+            Some((
+                "uploaded-data-after-file".to_owned(),
+                "a ZIP archive".to_owned()
+            ))
+        );
+        let mut html = zip.clone();
+        html.extend_from_slice(b"<script>alert(1)</script>");
+        for _ in 0..3 {
+            html.extend_from_slice(&mp3_frame());
+        }
+        assert_eq!(
+            why(&html, "audio/mpeg"),
+            Some((
+                "uploaded-markup-in-image".to_owned(),
+                "data between its audio frames".to_owned()
+            ))
         );
     }
 
