@@ -1,16 +1,16 @@
 //! The container structure of the other formats a wiki may allow, so far TIFF, PDF, WAV,
-//! MIDI and MP3. MediaWiki only sniffs their MIME type; here each file's structure is walked
-//! the way any reader has to walk it: the file is complete, every offset and length points
-//! inside it, sizes agree with each other, the parts every reader needs are present and
-//! dimensions are not zero. Whatever follows the format's end is refused when it holds an
-//! archive, an executable, markup or script, as after an image.
+//! MIDI, MP3, Ogg and FLAC. MediaWiki only sniffs their MIME type; here each file's structure
+//! is walked the way any reader has to walk it: the file is complete, every offset and
+//! length points inside it, sizes agree with each other, the parts every reader needs are
+//! present and dimensions are not zero. Whatever follows the format's end is refused when it
+//! holds an archive, an executable, markup or script, as after an image.
 //!
 //! The checks are strict about structure and lenient about what real writers get wrong and
 //! readers repair: a RIFF's last pad byte, the placeholder sizes of a WAV written to a pipe,
-//! a PDF's `startxref` a little off, junk between MP3 frames or a cut-off last frame. Audio
-//! data is not decoded, and a PDF's JavaScript is not refused (it runs in the viewer's
-//! sandbox). Every walk reads each structure once, in time linear in the file, and
-//! allocates no more than the file holds or a fixed bound.
+//! a PDF's `startxref` a little off, junk between MP3 frames or a cut-off last frame, an Ogg
+//! stream without its end-of-stream page. Audio data is not decoded, and a PDF's JavaScript
+//! is not refused (it runs in the viewer's sandbox). Every walk reads each structure once,
+//! in time linear in the file, and allocates no more than the file holds or a fixed bound.
 
 use std::collections::HashSet;
 use std::io;
@@ -37,6 +37,8 @@ pub fn check_container(content: &dyn Content, mime: &str) -> Checked {
         "audio/wav" | "audio/x-wav" | "audio/wave" => wav(content),
         "audio/midi" | "audio/mid" => midi(content),
         "audio/mpeg" | "audio/mp3" | "audio/mpeg3" => mp3(content),
+        "application/ogg" | "audio/ogg" | "video/ogg" | "audio/opus" => ogg(content),
+        "audio/flac" | "audio/x-flac" => flac(content),
         _ => Ok(Ok(())),
     }
 }
@@ -1205,6 +1207,175 @@ fn mp3(content: &dyn Content) -> Checked {
     )
 }
 
+// ---------------------------------------------------------------------------------------
+// Ogg
+// ---------------------------------------------------------------------------------------
+
+/// Logical streams an Ogg file may have open at once (a video's tracks).
+const OGG_MAX_STREAMS: usize = 256;
+
+/// Ogg's CRC-32: polynomial 0x04c11db7, not reflected, no initial or final inversion.
+const OGG_CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut r = (i as u32) << 24;
+        let mut bit = 0;
+        while bit < 8 {
+            r = if r & 0x8000_0000 != 0 {
+                (r << 1) ^ 0x04c1_1db7
+            } else {
+                r << 1
+            };
+            bit += 1;
+        }
+        table[i] = r;
+        i += 1;
+    }
+    table
+};
+
+fn ogg_crc(crc: u32, bytes: &[u8]) -> u32 {
+    bytes.iter().fold(crc, |crc, b| {
+        (crc << 8) ^ OGG_CRC_TABLE[usize::from((crc >> 24) as u8 ^ b)]
+    })
+}
+
+fn ogg(content: &dyn Content) -> Checked {
+    const F: &str = "Ogg";
+    let len = content.len();
+    let mut pos = 0u64;
+    let mut pages = 0u64;
+    let mut open: HashSet<u32> = HashSet::new();
+    let mut ended: HashSet<u32> = HashSet::new();
+    while pos < len {
+        let Some(h) = read_at(content, pos, 27)? else {
+            if pages == 0 {
+                return malformed(F, "the file ends inside its first page");
+            }
+            break;
+        };
+        if &h[..4] != b"OggS" {
+            if pages == 0 {
+                return malformed(F, "it does not start with an Ogg page");
+            }
+            // Not a page: what follows is data after the end.
+            break;
+        }
+        if h[4] != 0 {
+            return malformed(F, "a page has an unknown version");
+        }
+        let segments = usize::from(h[26]);
+        let Some(table) = read_at(content, pos + 27, segments)? else {
+            return malformed(F, "the file ends inside a page");
+        };
+        let body: u64 = table.iter().map(|s| u64::from(*s)).sum();
+        let page_len = 27 + segments as u64 + body;
+        if pos + page_len > len {
+            return malformed(F, "the file ends inside a page");
+        }
+        let Some(mut page) = read_at(content, pos, usize::try_from(page_len).unwrap_or(0))? else {
+            return malformed(F, "the file ends inside a page");
+        };
+        let stored = u32::from_le_bytes([page[22], page[23], page[24], page[25]]);
+        page[22..26].fill(0);
+        if ogg_crc(0, &page) != stored {
+            return malformed(F, &format!("the checksum of page {pages} is wrong"));
+        }
+        let flags = h[5];
+        let serial = u32::from_le_bytes([h[14], h[15], h[16], h[17]]);
+        let begins = flags & 2 != 0;
+        if pages == 0 && !begins {
+            return malformed(F, "its first page does not begin a stream");
+        }
+        if begins {
+            if open.contains(&serial) || ended.contains(&serial) {
+                return malformed(F, "a logical stream is begun twice");
+            }
+            if open.len() >= OGG_MAX_STREAMS {
+                return malformed(
+                    F,
+                    &format!("it has more than {OGG_MAX_STREAMS} streams open at once"),
+                );
+            }
+            open.insert(serial);
+        } else if !open.contains(&serial) {
+            return malformed(F, "a page belongs to a stream that was not begun");
+        }
+        if flags & 4 != 0 {
+            open.remove(&serial);
+            // Only the serial numbers of streams that may still be referred to are kept.
+            if open.is_empty() {
+                ended.clear();
+            } else {
+                ended.insert(serial);
+            }
+        }
+        pos += page_len;
+        pages += 1;
+    }
+    after_end(content, pos, F)
+}
+
+// ---------------------------------------------------------------------------------------
+// FLAC
+// ---------------------------------------------------------------------------------------
+
+fn flac(content: &dyn Content) -> Checked {
+    const F: &str = "FLAC";
+    let len = content.len();
+    if read_at(content, 0, 4)?.as_deref() != Some(b"fLaC") {
+        return malformed(F, "it does not start with fLaC");
+    }
+    let mut pos = 4u64;
+    let mut first = true;
+    loop {
+        let Some(h) = read_at(content, pos, 4)? else {
+            return malformed(F, "the file ends inside its metadata");
+        };
+        let last = h[0] & 0x80 != 0;
+        let kind = h[0] & 0x7f;
+        let size = u64::from(u32::from_be_bytes([0, h[1], h[2], h[3]]));
+        if kind == 127 {
+            return malformed(F, "a metadata block has an invalid type");
+        }
+        let end = pos + 4 + size;
+        if end > len {
+            return malformed(F, "a metadata block runs past the end of the file");
+        }
+        if first {
+            if kind != 0 || size != 34 {
+                return malformed(F, "it does not start with a STREAMINFO block");
+            }
+            let Some(s) = read_at(content, pos + 4, 34)? else {
+                return malformed(F, "the file ends inside its metadata");
+            };
+            let min_block = u16::from_be_bytes([s[0], s[1]]);
+            let max_block = u16::from_be_bytes([s[2], s[3]]);
+            let rate = (u32::from(s[10]) << 12) | (u32::from(s[11]) << 4) | u32::from(s[12] >> 4);
+            if min_block < 16 || max_block < min_block {
+                return malformed(F, "its STREAMINFO block sizes are not valid");
+            }
+            if rate == 0 {
+                return malformed(F, "its STREAMINFO sample rate is 0");
+            }
+            first = false;
+        } else if kind == 0 {
+            return malformed(F, "it has a second STREAMINFO block");
+        }
+        pos = end;
+        if last {
+            break;
+        }
+    }
+    // A frame header starts with the sync code 0b11111111_1111100x.
+    match read_at(content, pos, 2)? {
+        Some(s) if s[0] == 0xff && s[1] & 0xfe == 0xf8 => Ok(Ok(())),
+        Some(_) => malformed(F, "no audio frame follows its metadata"),
+        None => malformed(F, "it has no audio frames"),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1907,6 +2078,195 @@ pub(crate) mod tests {
                 "data between its audio frames".to_owned()
             ))
         );
+    }
+
+    // --- Ogg ----------------------------------------------------------------------------
+
+    #[test]
+    fn ogg_crc_matches_the_reference() {
+        // CRC-32/POSIX of "123456789" is 0x765e7680, with its final inversion.
+        assert_eq!(ogg_crc(0, b"123456789"), !0x765e_7680);
+    }
+
+    /// One Ogg page holding `packets` (each shorter than 255 × 255 bytes).
+    fn ogg_page(flags: u8, granule: u64, serial: u32, seq: u32, packets: &[&[u8]]) -> Vec<u8> {
+        let mut lacing = Vec::new();
+        for p in packets {
+            let n = <[u8]>::len(p);
+            lacing.extend(std::iter::repeat_n(255u8, n / 255));
+            lacing.push((n % 255) as u8);
+        }
+        let mut page = b"OggS\0".to_vec();
+        page.push(flags);
+        page.extend_from_slice(&granule.to_le_bytes());
+        page.extend_from_slice(&serial.to_le_bytes());
+        page.extend_from_slice(&seq.to_le_bytes());
+        page.extend_from_slice(&[0; 4]);
+        page.push(lacing.len() as u8);
+        page.extend_from_slice(&lacing);
+        for p in packets {
+            page.extend_from_slice(p);
+        }
+        let crc = ogg_crc(0, &page);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        page
+    }
+
+    /// An Opus stream: its head, its tags, and one 20 ms packet.
+    pub(crate) fn ogg_file() -> Vec<u8> {
+        let mut head = b"OpusHead\x01\x01".to_vec();
+        head.extend_from_slice(&312u16.to_le_bytes());
+        head.extend_from_slice(&48000u32.to_le_bytes());
+        head.extend_from_slice(&[0, 0, 0]);
+        let tags = b"OpusTags\x04\0\0\0test\0\0\0\0";
+        let mut out = ogg_page(2, 0, 0x1234, 0, &[&head]);
+        out.extend(ogg_page(0, 0, 0x1234, 1, &[tags]));
+        out.extend(ogg_page(4, 960, 0x1234, 2, &[b"\xf8"]));
+        out
+    }
+
+    #[test]
+    fn ogg_structure() {
+        let ogg = ogg_file();
+        assert_eq!(key(&ogg, "application/ogg"), None);
+        // Chained: a second stream after the first ended; no end-of-stream page.
+        let mut chained = ogg.clone();
+        chained.extend(ogg_page(
+            2,
+            0,
+            0x99,
+            0,
+            &[b"OpusHead\x01\x01\0\0\0\0\0\0\0\0\0"],
+        ));
+        assert_eq!(key(&chained, "audio/ogg"), None);
+        let refused = |o: &[u8], what: &str| {
+            assert_eq!(
+                why(o, "application/ogg"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        refused(&ogg[..20], "the file ends inside its first page");
+        refused(&ogg[..40], "the file ends inside a page");
+        refused(&ogg[..ogg.len() - 1], "the file ends inside a page");
+        let mut crc = ogg.clone();
+        crc[30] ^= 1;
+        refused(&crc, "the checksum of page 0 is wrong");
+        let mut late = ogg.clone();
+        let last = late.len() - 1;
+        late[last] ^= 1;
+        refused(&late, "the checksum of page 2 is wrong");
+        let mut version = ogg.clone();
+        version[4] = 1;
+        refused(&version, "a page has an unknown version");
+        let tags = ogg_page(0, 0, 0x1234, 1, &[b"x"]);
+        refused(&tags, "its first page does not begin a stream");
+        let mut stray = ogg_page(2, 0, 1, 0, &[b"x"]);
+        stray.extend(ogg_page(0, 0, 2, 0, &[b"y"]));
+        refused(&stray, "a page belongs to a stream that was not begun");
+        let mut twice = ogg_page(2, 0, 1, 0, &[b"x"]);
+        twice.extend(ogg_page(2, 0, 1, 1, &[b"y"]));
+        refused(&twice, "a logical stream is begun twice");
+        refused(
+            b"this is not an Ogg file at all",
+            "it does not start with an Ogg page",
+        );
+        assert_eq!(
+            key(&with(ogg.clone(), ZIP), "application/ogg").as_deref(),
+            Some("uploaded-data-after-file")
+        );
+    }
+
+    // --- FLAC ---------------------------------------------------------------------------
+
+    fn crc8(bytes: &[u8]) -> u8 {
+        bytes.iter().fold(0u8, |mut c, b| {
+            c ^= b;
+            for _ in 0..8 {
+                c = if c & 0x80 != 0 {
+                    (c << 1) ^ 0x07
+                } else {
+                    c << 1
+                };
+            }
+            c
+        })
+    }
+
+    fn crc16(bytes: &[u8]) -> u16 {
+        bytes.iter().fold(0u16, |mut c, b| {
+            c ^= u16::from(*b) << 8;
+            for _ in 0..8 {
+                c = if c & 0x8000 != 0 {
+                    (c << 1) ^ 0x8005
+                } else {
+                    c << 1
+                };
+            }
+            c
+        })
+    }
+
+    /// A FLAC stream of 4096 silent 16-bit mono samples at 44.1 kHz: STREAMINFO (with the
+    /// audio's MD5), a padding block, and one frame with a constant subframe.
+    pub(crate) fn flac_file() -> Vec<u8> {
+        use md5::{Digest, Md5};
+        let mut out = b"fLaC".to_vec();
+        out.extend_from_slice(&[0x00, 0, 0, 34]);
+        out.extend_from_slice(&4096u16.to_be_bytes());
+        out.extend_from_slice(&4096u16.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        // 44100 Hz (20 bits), 1 channel (3 bits: 0), 16 bits (5 bits: 15), 4096 samples.
+        let packed: u64 = (44100 << 44) | (15 << 36) | 4096;
+        out.extend_from_slice(&packed.to_be_bytes());
+        out.extend_from_slice(&Md5::digest([0u8; 8192]));
+        out.extend_from_slice(&[0x81, 0, 0, 4, 0, 0, 0, 0]);
+        let mut frame = vec![0xff, 0xf8, 0xc9, 0x08, 0x00];
+        frame.push(crc8(&frame));
+        frame.extend_from_slice(&[0x00, 0x00, 0x00]);
+        let crc = crc16(&frame);
+        frame.extend_from_slice(&crc.to_be_bytes());
+        out.extend_from_slice(&frame);
+        out
+    }
+
+    #[test]
+    fn flac_structure() {
+        let flac = flac_file();
+        assert_eq!(key(&flac, "audio/flac"), None);
+        assert_eq!(key(&flac, "audio/x-flac"), None);
+        let refused = |f: &[u8], what: &str| {
+            assert_eq!(
+                why(f, "audio/flac"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        refused(&flac[..4], "the file ends inside its metadata");
+        refused(
+            &flac[..20],
+            "a metadata block runs past the end of the file",
+        );
+        refused(&flac[..44], "the file ends inside its metadata");
+        refused(
+            &flac[..46],
+            "a metadata block runs past the end of the file",
+        );
+        refused(&flac[..50], "it has no audio frames");
+        let mut junk = flac[..50].to_vec();
+        junk.extend_from_slice(b"<html>");
+        refused(&junk, "no audio frame follows its metadata");
+        let mut order = flac.clone();
+        order[4] = 1;
+        refused(&order, "it does not start with a STREAMINFO block");
+        let mut small = flac.clone();
+        small[8..10].copy_from_slice(&8u16.to_be_bytes());
+        refused(&small, "its STREAMINFO block sizes are not valid");
+        let mut rate = flac.clone();
+        rate[18..21].copy_from_slice(&[0, 0, 0x00]);
+        refused(&rate, "its STREAMINFO sample rate is 0");
+        let mut invalid = flac.clone();
+        invalid[42] = 0xff;
+        refused(&invalid, "a metadata block has an invalid type");
+        refused(b"fLaX", "it does not start with fLaC");
     }
 
     #[test]
