@@ -1,16 +1,17 @@
-//! The container structure of the other formats a wiki may allow, so far TIFF, PDF, WAV,
-//! MIDI, MP3, Ogg and FLAC. MediaWiki only sniffs their MIME type; here each file's structure
-//! is walked the way any reader has to walk it: the file is complete, every offset and
-//! length points inside it, sizes agree with each other, the parts every reader needs are
-//! present and dimensions are not zero. Whatever follows the format's end is refused when it
-//! holds an archive, an executable, markup or script, as after an image.
+//! The container structure of the other formats a wiki may allow: TIFF, PDF, WAV, MIDI,
+//! MP3, Ogg, FLAC and WebM/Matroska. MediaWiki only sniffs their MIME type; here each file's
+//! structure is walked the way any reader has to walk it: the file is complete, every
+//! offset and length points inside it, sizes agree with each other, the parts every reader
+//! needs are present and dimensions are not zero. Whatever follows the format's end is
+//! refused when it holds an archive, an executable, markup or script, as after an image.
 //!
 //! The checks are strict about structure and lenient about what real writers get wrong and
 //! readers repair: a RIFF's last pad byte, the placeholder sizes of a WAV written to a pipe,
 //! a PDF's `startxref` a little off, junk between MP3 frames or a cut-off last frame, an Ogg
-//! stream without its end-of-stream page. Audio data is not decoded, and a PDF's JavaScript
-//! is not refused (it runs in the viewer's sandbox). Every walk reads each structure once,
-//! in time linear in the file, and allocates no more than the file holds or a fixed bound.
+//! stream without its end-of-stream page. Audio and video data are not decoded, and a PDF's
+//! JavaScript is not refused (it runs in the viewer's sandbox). Every walk reads each
+//! structure once, in time linear in the file, and allocates no more than the file holds or
+//! a fixed bound.
 
 use std::collections::HashSet;
 use std::io;
@@ -39,6 +40,8 @@ pub fn check_container(content: &dyn Content, mime: &str) -> Checked {
         "audio/mpeg" | "audio/mp3" | "audio/mpeg3" => mp3(content),
         "application/ogg" | "audio/ogg" | "video/ogg" | "audio/opus" => ogg(content),
         "audio/flac" | "audio/x-flac" => flac(content),
+        "video/webm" | "audio/webm" => matroska(content, "WebM"),
+        "video/x-matroska" | "audio/x-matroska" => matroska(content, "Matroska"),
         _ => Ok(Ok(())),
     }
 }
@@ -1376,6 +1379,241 @@ fn flac(content: &dyn Content) -> Checked {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// WebM / Matroska (EBML)
+// ---------------------------------------------------------------------------------------
+
+const EBML_HEADER: u32 = 0x1a45_dfa3;
+const EBML_DOCTYPE: u32 = 0x4282;
+const EBML_VOID: u32 = 0xec;
+const MKV_SEGMENT: u32 = 0x1853_8067;
+const MKV_INFO: u32 = 0x1549_a966;
+const MKV_TRACKS: u32 = 0x1654_ae6b;
+/// The elements a Segment holds (SeekHead, Info, Tracks, Cluster, Cues, Attachments,
+/// Chapters, Tags): one of them ends a sibling of unknown size.
+const MKV_LEVEL1: [u32; 8] = [
+    0x114d_9b74,
+    MKV_INFO,
+    MKV_TRACKS,
+    0x1f43_b675,
+    0x1c53_bb6b,
+    0x1941_a469,
+    0x1043_a770,
+    0x1254_c367,
+];
+
+enum Ebml {
+    /// The file ends inside the element's header.
+    Eof,
+    /// Not a valid ID or size.
+    Invalid,
+    /// An element: its ID, where its data starts and its size (`None`: unknown, as live
+    /// streams write it).
+    Element {
+        id: u32,
+        data: u64,
+        size: Option<u64>,
+    },
+}
+
+/// An EBML variable-length integer at `pos` of at most `max` bytes: its value (with the
+/// length marker for IDs, without for sizes) and length; `None` for an all-ones size.
+fn ebml_vint(
+    r: &mut Buffered,
+    pos: u64,
+    max: u32,
+    id: bool,
+) -> io::Result<Result<(Option<u64>, u64), bool>> {
+    let Some(b) = r.get(pos, 1)? else {
+        return Ok(Err(true));
+    };
+    let n = b[0].leading_zeros() + 1;
+    if n > max {
+        return Ok(Err(false));
+    }
+    let Some(bytes) = r.get(pos, n as usize)? else {
+        return Ok(Err(true));
+    };
+    let first = if id {
+        u64::from(bytes[0])
+    } else {
+        u64::from(bytes[0]) & (0xff >> n)
+    };
+    let value = bytes[1..]
+        .iter()
+        .fold(first, |v, b| (v << 8) | u64::from(*b));
+    let unknown = !id && value == (1u64 << (7 * n)) - 1;
+    Ok(Ok(((!unknown).then_some(value), u64::from(n))))
+}
+
+fn ebml_element(r: &mut Buffered, pos: u64) -> io::Result<Ebml> {
+    let (id, id_len) = match ebml_vint(r, pos, 4, true)? {
+        Ok((Some(id), n)) => (id, n),
+        Ok((None, _)) | Err(false) => return Ok(Ebml::Invalid),
+        Err(true) => return Ok(Ebml::Eof),
+    };
+    let (size, size_len) = match ebml_vint(r, pos + id_len, 8, false)? {
+        Ok(v) => v,
+        Err(false) => return Ok(Ebml::Invalid),
+        Err(true) => return Ok(Ebml::Eof),
+    };
+    Ok(Ebml::Element {
+        id: u32::try_from(id).unwrap_or(0),
+        data: pos + id_len + size_len,
+        size,
+    })
+}
+
+/// Walks the children of an element of unknown size from `start`, up to `end` or to the
+/// first element that is its sibling; returns where it stopped.
+fn mkv_unknown_size(
+    r: &mut Buffered,
+    start: u64,
+    end: u64,
+    format: &str,
+) -> io::Result<Result<u64, VerificationError>> {
+    let bad = |what: &str| VerificationError::new("uploaded-malformed-file", &[format, what]);
+    let mut pos = start;
+    while pos < end {
+        match ebml_element(r, pos)? {
+            Ebml::Element { id, .. }
+                if MKV_LEVEL1.contains(&id) || id == EBML_HEADER || id == MKV_SEGMENT =>
+            {
+                return Ok(Ok(pos));
+            }
+            Ebml::Element {
+                data,
+                size: Some(size),
+                ..
+            } => match data.checked_add(size).filter(|e| *e <= end) {
+                Some(e) => pos = e,
+                None => return Ok(Err(bad("an element runs past the end of the file"))),
+            },
+            Ebml::Element { size: None, .. } => {
+                return Ok(Err(bad("an element of unknown size is nested in another")))
+            }
+            Ebml::Eof => return Ok(Err(bad("the file ends inside an element header"))),
+            Ebml::Invalid => return Ok(Err(bad("an element has an invalid ID or size"))),
+        }
+    }
+    Ok(Ok(pos))
+}
+
+/// Walks a Segment's elements from `start` to `end` (the file's end when its size is
+/// unknown); returns where it stopped.
+fn mkv_segment(
+    r: &mut Buffered,
+    start: u64,
+    end: u64,
+    unknown: bool,
+    format: &str,
+) -> io::Result<Result<u64, VerificationError>> {
+    let bad = |what: &str| VerificationError::new("uploaded-malformed-file", &[format, what]);
+    let mut pos = start;
+    let (mut info, mut tracks) = (false, false);
+    while pos < end {
+        match ebml_element(r, pos)? {
+            Ebml::Eof => return Ok(Err(bad("the file ends inside an element header"))),
+            Ebml::Invalid => return Ok(Err(bad("an element has an invalid ID or size"))),
+            Ebml::Element { id, .. } if unknown && (id == EBML_HEADER || id == MKV_SEGMENT) => {
+                break;
+            }
+            Ebml::Element { id, data, size } => {
+                info |= id == MKV_INFO;
+                tracks |= id == MKV_TRACKS;
+                pos = match size {
+                    Some(size) => match data.checked_add(size).filter(|e| *e <= end) {
+                        Some(e) => e,
+                        None => return Ok(Err(bad("an element runs past the end of its Segment"))),
+                    },
+                    None => match mkv_unknown_size(r, data, end, format)? {
+                        Ok(e) => e,
+                        Err(e) => return Ok(Err(e)),
+                    },
+                };
+            }
+        }
+    }
+    if !info || !tracks {
+        return Ok(Err(bad("its Segment has no Info or no Tracks element")));
+    }
+    Ok(Ok(pos))
+}
+
+fn matroska(content: &dyn Content, format: &str) -> Checked {
+    let len = content.len();
+    let mut r = Buffered::new(content);
+    let Ebml::Element {
+        id: EBML_HEADER,
+        data,
+        size: Some(size),
+    } = ebml_element(&mut r, 0)?
+    else {
+        return malformed(format, "it does not start with an EBML header");
+    };
+    let Some(header_end) = data.checked_add(size).filter(|e| *e <= len) else {
+        return malformed(format, "the file ends inside its EBML header");
+    };
+    let mut doctype: Option<Vec<u8>> = None;
+    let mut pos = data;
+    while pos < header_end {
+        match ebml_element(&mut r, pos)? {
+            Ebml::Element {
+                id,
+                data,
+                size: Some(size),
+            } if data.checked_add(size).is_some_and(|e| e <= header_end) => {
+                if id == EBML_DOCTYPE && size <= 64 {
+                    doctype = r
+                        .get(data, usize::try_from(size).unwrap_or(0))?
+                        .map(<[u8]>::to_vec);
+                }
+                pos = data + size;
+            }
+            _ => return malformed(format, "its EBML header is not valid"),
+        }
+    }
+    let doctype = doctype.unwrap_or_default();
+    let doctype = doctype.split(|b| *b == 0).next().unwrap_or_default();
+    if doctype != b"webm" && doctype != b"matroska" {
+        return malformed(format, "its DocType is not webm or matroska");
+    }
+    let mut pos = header_end;
+    let mut segments = 0;
+    loop {
+        match ebml_element(&mut r, pos)? {
+            Ebml::Element {
+                id: MKV_SEGMENT,
+                data,
+                size,
+            } => {
+                let end = match size {
+                    Some(size) => match data.checked_add(size).filter(|e| *e <= len) {
+                        Some(e) => e,
+                        None => return malformed(format, "the file ends inside its Segment"),
+                    },
+                    None => len,
+                };
+                match mkv_segment(&mut r, data, end, size.is_none(), format)? {
+                    Ok(stop) => pos = stop,
+                    Err(e) => return Ok(Err(e)),
+                }
+                segments += 1;
+            }
+            Ebml::Element {
+                id: EBML_VOID,
+                data,
+                size: Some(size),
+            } if data.checked_add(size).is_some_and(|e| e <= len) => pos = data + size,
+            _ => break,
+        }
+    }
+    if segments == 0 {
+        return malformed(format, "it has no Segment");
+    }
+    after_end(content, pos, format)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -2267,6 +2505,159 @@ pub(crate) mod tests {
         invalid[42] = 0xff;
         refused(&invalid, "a metadata block has an invalid type");
         refused(b"fLaX", "it does not start with fLaC");
+    }
+
+    // --- WebM / Matroska ------------------------------------------------------------------
+
+    /// An EBML element with a one-byte size (or an eight-byte one when longer, or unknown).
+    fn el(id: u32, body: &[u8]) -> Vec<u8> {
+        let mut out: Vec<u8> = id
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        if body.len() < 127 {
+            out.push(0x80 | body.len() as u8);
+        } else {
+            out.push(0x01);
+            out.extend_from_slice(&(body.len() as u64).to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn unknown_size(id: u32, body: &[u8]) -> Vec<u8> {
+        let mut out: Vec<u8> = id
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.extend_from_slice(&[0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn ebml_header(doctype: &[u8]) -> Vec<u8> {
+        let body = [
+            el(0x4286, &[1]),
+            el(0x42f7, &[1]),
+            el(0x42f2, &[4]),
+            el(0x42f3, &[8]),
+            el(0x4282, doctype),
+            el(0x4287, &[4]),
+            el(0x4285, &[2]),
+        ]
+        .concat();
+        el(EBML_HEADER, &body)
+    }
+
+    /// Info, Tracks (one 2×2 VP8 track) and a Cluster with one block, as a Segment's body.
+    fn segment_body(cluster_size_known: bool) -> Vec<u8> {
+        let info = el(
+            MKV_INFO,
+            &[
+                el(0x2ad7b1, &[0x0f, 0x42, 0x40]),
+                el(0x4d80, b"test"),
+                el(0x5741, b"test"),
+            ]
+            .concat(),
+        );
+        let video = el(0xe0, &[el(0xb0, &[2]), el(0xba, &[2])].concat());
+        let entry = el(
+            0xae,
+            &[
+                el(0xd7, &[1]),
+                el(0x73c5, &[1]),
+                el(0x83, &[1]),
+                el(0x86, b"V_VP8"),
+                video,
+            ]
+            .concat(),
+        );
+        let tracks = el(MKV_TRACKS, &entry);
+        let mut block = vec![0x81, 0, 0, 0x80];
+        block.extend_from_slice(&noise(300, 3));
+        let cluster_body = [el(0xe7, &[0]), el(0xa3, &block)].concat();
+        let cluster = if cluster_size_known {
+            el(0x1f43_b675, &cluster_body)
+        } else {
+            unknown_size(0x1f43_b675, &cluster_body)
+        };
+        [info, tracks, cluster].concat()
+    }
+
+    pub(crate) fn webm_file() -> Vec<u8> {
+        with(ebml_header(b"webm"), &el(MKV_SEGMENT, &segment_body(true)))
+    }
+
+    #[test]
+    fn webm_structure() {
+        let webm = webm_file();
+        assert_eq!(key(&webm, "video/webm"), None);
+        assert_eq!(key(&webm, "audio/webm"), None);
+        let mkv = with(
+            ebml_header(b"matroska"),
+            &el(MKV_SEGMENT, &segment_body(true)),
+        );
+        assert_eq!(key(&mkv, "video/x-matroska"), None);
+        // A live stream: Segment and Clusters of unknown size.
+        let mut live = ebml_header(b"webm");
+        let mut body = segment_body(false);
+        body.extend(unknown_size(0x1f43_b675, &el(0xe7, &[1])));
+        live.extend(unknown_size(MKV_SEGMENT, &body));
+        assert_eq!(key(&live, "video/webm"), None);
+        // A Void element and a NUL-padded DocType.
+        let padded = [
+            ebml_header(b"webm\0\0"),
+            el(EBML_VOID, &[0; 10]),
+            el(MKV_SEGMENT, &segment_body(true)),
+        ]
+        .concat();
+        assert_eq!(key(&padded, "video/webm"), None);
+
+        let refused = |w: &[u8], what: &str| {
+            assert_eq!(
+                why(w, "video/webm"),
+                Some(("uploaded-malformed-file".to_owned(), what.to_owned()))
+            );
+        };
+        let header = ebml_header(b"webm");
+        refused(&webm[..10], "the file ends inside its EBML header");
+        refused(&header, "it has no Segment");
+        refused(
+            &webm[..header.len() + 30],
+            "the file ends inside its Segment",
+        );
+        refused(&webm[..webm.len() - 1], "the file ends inside its Segment");
+        refused(
+            &live[..live.len() - 1],
+            "an element runs past the end of the file",
+        );
+        refused(
+            &with(ebml_header(b"mp4"), &el(MKV_SEGMENT, &segment_body(true))),
+            "its DocType is not webm or matroska",
+        );
+        refused(
+            b"\x1a\x45\xdf\xa3\x84\x42\x82\x85webm",
+            "its EBML header is not valid",
+        );
+        refused(b"RIFF", "it does not start with an EBML header");
+        let no_tracks = with(header.clone(), &el(MKV_SEGMENT, &el(MKV_INFO, &[])));
+        refused(&no_tracks, "its Segment has no Info or no Tracks element");
+        // A cluster larger than its segment.
+        let mut body = segment_body(true);
+        body.truncate(body.len() - 10);
+        refused(
+            &with(header.clone(), &el(MKV_SEGMENT, &body)),
+            "an element runs past the end of its Segment",
+        );
+        assert_eq!(
+            why(&with(webm.clone(), ZIP), "video/webm"),
+            Some((
+                "uploaded-data-after-file".to_owned(),
+                "a ZIP archive".to_owned()
+            ))
+        );
     }
 
     #[test]

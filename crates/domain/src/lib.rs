@@ -8,7 +8,7 @@
 //! `config`, `title`, `rights` and `copyupload` → `xml` (streaming XML walker, encodings,
 //! character references) → `verdict` (`VerificationError`) → `css` → `svg` (script filter,
 //! metadata reader) → `mime` → `props` → `raster` (structure, markup and trailers of PNG, GIF, JPEG, WebP) →
-//! `container` (structure of TIFF, PDF, WAV, MIDI, MP3, Ogg, FLAC) → `verify`.
+//! `container` (structure of TIFF, PDF, WAV, MIDI, MP3, Ogg, FLAC, WebM) → `verify`.
 
 pub mod base36;
 pub mod config;
