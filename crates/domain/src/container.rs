@@ -1741,6 +1741,11 @@ pub(crate) mod tests {
 
     const PIXELS: &[u8] = &[0x00, 0x40, 0x80, 0xff];
 
+    /// A little-endian 2×2 grey TIFF in two strips.
+    pub(crate) fn tiff_strips() -> Vec<u8> {
+        tiff_file(true, false, &grey_2x2([8, 10]), PIXELS)
+    }
+
     fn replace(entries: &[Entry], tag: u16, with: Option<Entry>) -> Vec<Entry> {
         let mut out: Vec<Entry> = entries.iter().filter(|e| e.0 != tag).cloned().collect();
         out.extend(with);
