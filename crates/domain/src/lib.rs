@@ -8,10 +8,11 @@
 //! `config`, `title`, `rights` and `copyupload` → `xml` (streaming XML walker, encodings,
 //! character references) → `verdict` (`VerificationError`) → `css` → `svg` (script filter,
 //! metadata reader) → `mime` → `props` → `raster` (structure, markup and trailers of PNG, GIF, JPEG, WebP) →
-//! `verify`.
+//! `container` (structure of TIFF, PDF, WAV, MIDI, MP3, Ogg, FLAC, WebM) → `verify`.
 
 pub mod base36;
 pub mod config;
+pub mod container;
 pub mod copyupload;
 pub mod css;
 pub mod decode;

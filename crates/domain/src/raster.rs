@@ -87,7 +87,7 @@ const FOREIGN: &[(&[u8], &str)] = &[
 ];
 
 /// What is wrong with a region outside the image data, if anything.
-fn foreign_in(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn foreign_in(bytes: &[u8]) -> Option<&'static str> {
     FOREIGN
         .iter()
         .find(|(sig, _)| memchr::memmem::find(bytes, sig).is_some())
@@ -141,7 +141,13 @@ fn script_polyglot(format: &str) -> VerificationError {
     VerificationError::new("uploaded-script-polyglot", &[format])
 }
 
-fn read_at(content: &dyn Content, offset: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
+/// `len` bytes at `offset`, or `None` when the file ends before them. Callers check `len`
+/// against the file's length first: it is allocated as given.
+pub(crate) fn read_at(
+    content: &dyn Content,
+    offset: u64,
+    len: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; len];
     let mut done = 0;
     while done < len {
@@ -160,31 +166,46 @@ fn check_trailer(
     end: u64,
     format: &str,
 ) -> io::Result<Result<(), VerificationError>> {
-    let len = content.len();
-    if end >= len {
-        return Ok(Ok(()));
-    }
-    if format == "JPEG" && is_mp4(content, end)? {
+    if format == "JPEG" && end < content.len() && is_mp4(content, end)? {
         // A Motion Photo / Live Photo video: kept as phones write it.
         return Ok(Ok(()));
     }
-    let mut offset = end;
+    check_region(
+        content,
+        end,
+        content.len(),
+        format,
+        "uploaded-data-after-image",
+        "data after the end of the image",
+    )
+}
+
+/// Refuses an archive, an executable, markup or script in the bytes from `start` to `end`,
+/// which are not part of the format's structure: `after_key` is the verdict for foreign
+/// data (its parameters: the format and what was found), `place` says where markup was.
+pub(crate) fn check_region(
+    content: &dyn Content,
+    start: u64,
+    end: u64,
+    format: &str,
+    after_key: &str,
+    place: &str,
+) -> io::Result<Result<(), VerificationError>> {
+    let end = end.min(content.len());
+    let mut offset = start;
     let mut carry: Vec<u8> = Vec::new();
-    while offset < len {
-        let want = usize::try_from((len - offset).min(BLOCK as u64)).unwrap_or(BLOCK);
+    while offset < end {
+        let want = usize::try_from((end - offset).min(BLOCK as u64)).unwrap_or(BLOCK);
         let Some(block) = read_at(content, offset, want)? else {
             break;
         };
         let mut window = std::mem::take(&mut carry);
         window.extend_from_slice(&block);
         if let Some(what) = foreign_in(&window) {
-            return Ok(Err(VerificationError::new(
-                "uploaded-data-after-image",
-                &[format, what],
-            )));
+            return Ok(Err(VerificationError::new(after_key, &[format, what])));
         }
         if has_markup(&window) {
-            return Ok(Err(markup(format, "data after the end of the image")));
+            return Ok(Err(markup(format, place)));
         }
         carry = window[window.len().saturating_sub(OVERLAP)..].to_vec();
         offset += want as u64;

@@ -66,6 +66,11 @@ const MESSAGES: &[(&str, &str)] = &[
         "uploaded-data-after-image",
         "This $1 file has $2 appended after the end of the image.",
     ),
+    ("uploaded-malformed-file", "This file is not a valid $1 file: $2."),
+    (
+        "uploaded-data-after-file",
+        "This $1 file has $2 appended after its end.",
+    ),
     (
         "uploaded-metadata-flood",
         "This $1 file has more than $2 text chunks.",
@@ -208,6 +213,8 @@ mod tests {
             ("upload-scripted-pi-callback", &[], "Cannot upload a file that contains XML-stylesheet processing instruction."),
             ("upload-scripted-dtd", &[], "Cannot upload SVG files that contain a non-standard DTD declaration."),
             ("uploadvirus", &["Eicar-Test-Signature"], "The file contains a virus! Details: Eicar-Test-Signature"),
+            ("uploaded-malformed-file", &["PDF", "it has no %%EOF marker"], "This file is not a valid PDF file: it has no %%EOF marker."),
+            ("uploaded-data-after-file", &["WAV", "a ZIP archive"], "This WAV file has a ZIP archive appended after its end."),
         ];
         for (key, params, info) in cases {
             assert_eq!(VerificationError::new(key, params).info(), *info);

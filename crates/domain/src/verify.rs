@@ -116,6 +116,9 @@ pub fn verify_full(
     if let Err(e) = crate::raster::check_raster(content, &props.file_mime)? {
         return Ok(Err(e));
     }
+    if let Err(e) = crate::container::check_container(content, &props.file_mime)? {
+        return Ok(Err(e));
+    }
     let limits = crate::decode::DecodeLimits {
         max_memory: cfg.max_decode_memory,
         deadline: started.checked_add(std::time::Duration::from_secs(cfg.verify_time_limit)),
@@ -537,10 +540,6 @@ mod tests {
             .encode(&[10, 20, 30, 40, 50, 60], 2, 1, image_webp::ColorType::Rgb8)
             .unwrap();
         assert_eq!(verify(&webp, "webp"), Ok(()));
-        assert_eq!(
-            verify(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n", "pdf"),
-            Ok(())
-        );
         // A JPEG named .png is a mismatch the other way round.
         let err = verify(&jpeg, "png").unwrap_err();
         assert_eq!(
@@ -549,6 +548,52 @@ mod tests {
         );
         // No extension: the extension check is skipped (the name check handles it).
         assert_eq!(verify(&png_bytes(), ""), Ok(()));
+    }
+
+    #[test]
+    fn other_formats_a_wiki_may_allow() {
+        use crate::container::tests as c;
+        // Benign files pass, a PDF's JavaScript included.
+        assert_eq!(verify(&c::pdf_file(100), "pdf"), Ok(()));
+        assert_eq!(verify(&c::wav_file(8000), "wav"), Ok(()));
+        assert_eq!(verify(&c::midi_file(), "mid"), Ok(()));
+        assert_eq!(verify(&c::mp3_file(3), "mp3"), Ok(()));
+        assert_eq!(verify(&c::ogg_file(), "opus"), Ok(()));
+        assert_eq!(verify(&c::flac_file(), "flac"), Ok(()));
+        assert_eq!(verify(&c::webm_file(), "webm"), Ok(()));
+        let strips = c::tiff_strips();
+        assert_eq!(verify(&strips, "tif"), Ok(()));
+        // A PDF that is only its %PDF- line, a TIFF whose directory points past the end.
+        expect(
+            b"%PDF-1.4\n",
+            "pdf",
+            &[
+                "uploaded-malformed-file",
+                "PDF",
+                "it has no %%EOF marker (the file may be truncated)",
+            ],
+            "This file is not a valid PDF file: it has no %%EOF marker (the file may be truncated).",
+        );
+        let mut past = strips.clone();
+        past[4..8].copy_from_slice(&(strips.len() as u32 + 64).to_le_bytes());
+        expect(
+            &past,
+            "tif",
+            &[
+                "uploaded-malformed-image",
+                "TIFF",
+                "an image directory (IFD) lies outside the file",
+            ],
+            "This file is not a valid TIFF image: an image directory (IFD) lies outside the file.",
+        );
+        let mut zipped = c::wav_file(100);
+        zipped.extend_from_slice(b"PK\x03\x04rest of an archive");
+        expect(
+            &zipped,
+            "wav",
+            &["uploaded-data-after-file", "WAV", "a ZIP archive"],
+            "This WAV file has a ZIP archive appended after its end.",
+        );
     }
 
     #[test]
