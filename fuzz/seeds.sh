@@ -21,9 +21,20 @@ convert -size 8x8 xc:red "$t/tiny.pdf" 2>/dev/null || printf "%%PDF-1.4\n1 0 obj
 ffmpeg -v error -f lavfi -i sine=duration=0.1 "$t/tone.wav" -y
 ffmpeg -v error -f lavfi -i sine=duration=0.1 -c:a libvorbis "$t/tone.ogg" -y || true
 ffmpeg -v error -f lavfi -i sine=duration=0.1 "$t/tone.mp3" -y || true
+ffmpeg -v error -f lavfi -i sine=duration=0.1 "$t/tone.flac" -y || true
+ffmpeg -v error -f lavfi -i sine=duration=0.1 -c:a libopus "$t/tone.webm" -y || true
+# A one-note MIDI file.
+printf 'MThd\0\0\0\6\0\0\0\1\0\140MTrk\0\0\0\14\0\220\74\100\140\200\74\100\0\377\57\0' > "$t/note.mid"
 cp "$t"/*.png "$t"/*.gif "$t"/*.jpg "$t"/*.webp corpus/raster/
 cp "$t"/* corpus/props/
 printf '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5" style="fill:red"/><a href="https://example.org/"><text>x</text></a></svg>' > corpus/svg/basic.svg
 printf '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><use xlink:href="#r"/><style>rect{fill:url(#g)}</style><animate attributeName="x" from="0" to="1"/></svg>' > corpus/svg/entities.svg
 cp corpus/svg/*.svg corpus/props/
-echo "seeds: $(ls corpus/raster | wc -l) raster, $(ls corpus/props | wc -l) props, $(ls corpus/svg | wc -l) svg"
+mkdir -p corpus/container
+i=0
+for f in "$t"/*.tiff "$t"/*.pdf "$t"/*.wav "$t"/*.mid "$t"/*.mp3 "$t"/*.ogg "$t"/*.flac "$t"/*.webm; do
+  [ -f "$f" ] || continue
+  case "$f" in *.tiff) p=0;; *.pdf) p=1;; *.wav) p=2;; *.mid) p=3;; *.mp3) p=4;; *.ogg) p=5;; *.flac) p=6;; *.webm) p=7;; esac
+  { printf "\\x$(printf %02x $p)"; cat "$f"; } > corpus/container/seed$i; i=$((i+1))
+done
+echo "seeds: $(ls corpus/raster | wc -l) raster, $(ls corpus/props | wc -l) props, $(ls corpus/svg | wc -l) svg, $(ls corpus/container | wc -l) container"
