@@ -871,7 +871,9 @@ mod tests {
     #[test]
     fn script_polyglot_headers() {
         let mut gif = b"GIF89a/*\x01\x00\x80\x00\x00".to_vec();
-        gif.extend_from_slice(b"\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;");
+        gif.extend_from_slice(
+            b"\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;",
+        );
         gif.extend_from_slice(b"*/=alert(1)//");
         assert_eq!(
             key(&gif, "image/gif").as_deref(),
