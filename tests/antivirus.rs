@@ -62,23 +62,6 @@ fn find_clamd() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs a command to completion; its output, or a readable error.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{cmd:?} failed ({}):\n{text}", out.status))
-    }
-}
-
 /// Installs Debian's clamav-daemon (the package lists are updated only if the first try
 /// fails), holding `target/clamav-install.lock` against other test processes.
 fn install_clamd() -> Result<PathBuf, String> {
@@ -104,7 +87,7 @@ fn install_clamd() -> Result<PathBuf, String> {
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null());
-        run(&mut c)
+        run_command(&mut c, "apt-get", "")
     };
     let install = || apt(&["install", "-y", "--no-install-recommends", "clamav-daemon"]);
     eprintln!("antivirus: clamd not found; installing clamav-daemon with apt-get");

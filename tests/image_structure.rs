@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use serde_json::json;
+use std::time::Duration;
 
 use common::*;
 
@@ -42,11 +40,6 @@ fn gif(comment: &[u8]) -> Vec<u8> {
     }
     g.extend_from_slice(b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;");
     g
-}
-
-enum Expect {
-    Accepted,
-    Refused(&'static str),
 }
 
 #[tokio::test]
@@ -179,38 +172,7 @@ async fn raster_files_are_what_they_claim() {
         ),
     ];
 
-    let mut slowest = (Duration::ZERO, "");
-    for (i, (what, ext, bytes, expect)) in corpus.into_iter().enumerate() {
-        c.step(what);
-        let started = Instant::now();
-        let r = alice
-            .upload_resp(
-                &format!("Structure-{i}.{ext}"),
-                &bytes,
-                &[("ignorewarnings", "1")],
-            )
-            .await;
-        let took = started.elapsed();
-        if took > slowest.0 {
-            slowest = (took, what);
-        }
-        match expect {
-            Expect::Accepted => {
-                let up = c.upload_result(&r, "Success");
-                c.eq("sha1", &up["imageinfo"]["sha1"], &json!(sha1_hex(&bytes)));
-            }
-            Expect::Refused(key) => {
-                let e = c.error(&r, "verification-error", None);
-                c.eq("details[0]", e["details"][0].as_str(), Some(key));
-            }
-        }
-    }
-    c.step("every file was answered quickly");
-    c.ok(
-        "the slowest took under 3 s (a test build)",
-        slowest.0 < Duration::from_secs(3),
-        format!("{:?} for {}", slowest.0, slowest.1),
-    );
+    check_corpus(&mut c, &alice, "Structure", corpus, Duration::from_secs(3)).await;
     c.finish();
 }
 
@@ -427,38 +389,6 @@ async fn image_data_is_decoded_and_bombs_are_refused() {
         ),
     ];
 
-    let mut slowest = (Duration::ZERO, "");
-    for (i, (what, ext, bytes, expect)) in corpus.into_iter().enumerate() {
-        c.step(what);
-        let started = Instant::now();
-        let r = alice
-            .upload_resp(
-                &format!("Pixels-{i}.{ext}"),
-                &bytes,
-                &[("ignorewarnings", "1")],
-            )
-            .await;
-        let took = started.elapsed();
-        if took > slowest.0 {
-            slowest = (took, what);
-        }
-        match expect {
-            Expect::Accepted => {
-                let up = c.upload_result(&r, "Success");
-                c.eq("sha1", &up["imageinfo"]["sha1"], &json!(sha1_hex(&bytes)));
-            }
-            Expect::Refused(key) => {
-                let e = c.error(&r, "verification-error", None);
-                c.eq("details[0]", e["details"][0].as_str(), Some(key));
-            }
-        }
-    }
-    c.step("every file was answered quickly");
-    c.ok(
-        "the slowest took under 3 s (a test build)",
-        slowest.0 < Duration::from_secs(3),
-        format!("{:?} for {}", slowest.0, slowest.1),
-    );
-    eprintln!("slowest: {:?} for {}", slowest.0, slowest.1);
+    check_corpus(&mut c, &alice, "Pixels", corpus, Duration::from_secs(3)).await;
     c.finish();
 }

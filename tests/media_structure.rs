@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use serde_json::json;
+use std::time::Duration;
 
 use common::*;
 
@@ -112,11 +110,6 @@ fn tiff(ifd_at: Option<u32>) -> Vec<u8> {
     t
 }
 
-enum Expect {
-    Accepted,
-    Refused(&'static str),
-}
-
 #[tokio::test]
 async fn media_files_hold_together() {
     let server = Server::start_with_config(CONFIG);
@@ -191,37 +184,6 @@ async fn media_files_hold_together() {
         ),
     ];
 
-    let mut slowest = (Duration::ZERO, "");
-    for (i, (what, ext, bytes, expect)) in corpus.into_iter().enumerate() {
-        c.step(what);
-        let started = Instant::now();
-        let r = alice
-            .upload_resp(
-                &format!("Media-{i}.{ext}"),
-                &bytes,
-                &[("ignorewarnings", "1")],
-            )
-            .await;
-        let took = started.elapsed();
-        if took > slowest.0 {
-            slowest = (took, what);
-        }
-        match expect {
-            Expect::Accepted => {
-                let up = c.upload_result(&r, "Success");
-                c.eq("sha1", &up["imageinfo"]["sha1"], &json!(sha1_hex(&bytes)));
-            }
-            Expect::Refused(key) => {
-                let e = c.error(&r, "verification-error", None);
-                c.eq("details[0]", e["details"][0].as_str(), Some(key));
-            }
-        }
-    }
-    c.step("every file was answered quickly");
-    c.ok(
-        "the slowest took under 3 s (a test build)",
-        slowest.0 < Duration::from_secs(3),
-        format!("{:?} for {}", slowest.0, slowest.1),
-    );
+    check_corpus(&mut c, &alice, "Media", corpus, Duration::from_secs(3)).await;
     c.finish();
 }

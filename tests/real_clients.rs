@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{run_command, Server};
 use sha1::Digest;
 
 /// Grants of the bot password the clients log in with.
@@ -45,26 +45,6 @@ fn node_binary() -> String {
 /// The npm binary (`MWSTORE_TEST_NPM`, else `npm`).
 fn npm_binary() -> String {
     std::env::var("MWSTORE_TEST_NPM").unwrap_or_else(|_| "npm".to_owned())
-}
-
-/// Runs a command to completion, returning its combined output, or a readable error.
-fn run(cmd: &mut Command, what: &str, hint: &str) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}. {hint}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "{what} failed ({}): {cmd:?}\n{text}\n{hint}",
-            out.status
-        ))
-    }
 }
 
 /// Makes sure `target/client-venv` holds the pinned client libraries and returns the venv's
@@ -93,7 +73,7 @@ fn prepare_venv() -> Result<PathBuf, String> {
     let marker = venv.join(".mwstore-requirements");
 
     let py = base_python();
-    let version = run(
+    let version = run_command(
         Command::new(&py).arg("--version"),
         "python3 --version",
         "The real-client tests need python3 on PATH with the venv module and pip \
@@ -128,12 +108,12 @@ fn prepare_venv() -> Result<PathBuf, String> {
     if venv.exists() {
         fs::remove_dir_all(&venv).map_err(|e| format!("remove stale {}: {e}", venv.display()))?;
     }
-    run(
+    run_command(
         Command::new(&py).arg("-m").arg("venv").arg(&venv),
         "python3 -m venv",
         "Python's venv module (with ensurepip) is missing (Debian: apt-get install python3-venv).",
     )?;
-    let log = run(
+    let log = run_command(
         Command::new(&python)
             .args([
                 "-m",
@@ -184,7 +164,7 @@ fn prepare_node_modules() -> Result<PathBuf, String> {
 
     let node = node_binary();
     let npm = npm_binary();
-    let node_version = run(
+    let node_version = run_command(
         Command::new(&node).arg("--version"),
         "node --version",
         NODE_HINT,
@@ -198,7 +178,7 @@ fn prepare_node_modules() -> Result<PathBuf, String> {
     if major.is_none_or(|m| m < 14) {
         return Err(format!("node --version says {node_version:?}. {NODE_HINT}"));
     }
-    let npm_version = run(
+    let npm_version = run_command(
         Command::new(&npm).arg("--version"),
         "npm --version",
         NODE_HINT,
@@ -246,7 +226,7 @@ fn prepare_node_modules() -> Result<PathBuf, String> {
         let path = dir.join(name);
         fs::write(&path, bytes).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    let log = run(
+    let log = run_command(
         Command::new(&npm)
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir),

@@ -1251,3 +1251,83 @@ fn await_listening(child: &mut Child) -> (String, Option<String>) {
     });
     (base, admin_password)
 }
+
+/// Runs a command to completion, returning its combined output, or a readable error that
+/// names `what` failed and ends with `hint` (what to install, say).
+pub fn run_command(
+    cmd: &mut std::process::Command,
+    what: &str,
+    hint: &str,
+) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}. {hint}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{what} failed ({}): {cmd:?}\n{text}\n{hint}",
+            out.status
+        ))
+    }
+}
+
+/// What a corpus file should get: published, or refused with this `verification-error` key.
+pub enum Expect {
+    Accepted,
+    Refused(&'static str),
+}
+
+/// Uploads each corpus file (description, extension, bytes, expectation) as
+/// `{prefix}-{i}.{ext}`, checks its answer (an accepted file's sha1 read back, a refused
+/// one's first detail) and, at the end, that none took longer than `limit`.
+pub async fn check_corpus(
+    c: &mut Check,
+    client: &Client,
+    prefix: &str,
+    corpus: Vec<(&str, &str, Vec<u8>, Expect)>,
+    limit: Duration,
+) {
+    let mut slowest = (Duration::ZERO, String::new());
+    for (i, (what, ext, bytes, expect)) in corpus.into_iter().enumerate() {
+        c.step(what);
+        let started = std::time::Instant::now();
+        let r = client
+            .upload_resp(
+                &format!("{prefix}-{i}.{ext}"),
+                &bytes,
+                &[("ignorewarnings", "1")],
+            )
+            .await;
+        let took = started.elapsed();
+        if took > slowest.0 {
+            slowest = (took, what.to_owned());
+        }
+        match expect {
+            Expect::Accepted => {
+                let up = c.upload_result(&r, "Success");
+                c.eq(
+                    "sha1",
+                    &up["imageinfo"]["sha1"],
+                    &serde_json::json!(sha1_hex(&bytes)),
+                );
+            }
+            Expect::Refused(key) => {
+                let e = c.error(&r, "verification-error", None);
+                c.eq("details[0]", e["details"][0].as_str(), Some(key));
+            }
+        }
+    }
+    c.step("every file was answered quickly");
+    c.ok(
+        &format!("the slowest took under {limit:?} (a test build)"),
+        slowest.0 < limit,
+        format!("{:?} for {}", slowest.0, slowest.1),
+    );
+    eprintln!("slowest file: {:?} for {}", slowest.0, slowest.1);
+}
