@@ -23,6 +23,7 @@ pub mod props;
 pub mod raster;
 pub mod rights;
 pub mod svg;
+pub mod thumb;
 pub mod title;
 pub mod verdict;
 pub mod verify;
