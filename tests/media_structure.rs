@@ -147,6 +147,18 @@ async fn media_files_hold_together() {
             Expect::Accepted,
         ),
         (
+            "a hand-written PDF without cross-reference data",
+            "pdf",
+            b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n".to_vec(),
+            Expect::Accepted,
+        ),
+        (
+            "an MP3 of a single frame",
+            "mp3",
+            mp3()[20..20 + 417].to_vec(),
+            Expect::Accepted,
+        ),
+        (
             "a TIFF whose IFD points past the end",
             "tif",
             tiff(Some(100_000)),
