@@ -87,6 +87,8 @@ pub struct AppState {
     pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Content checks running at once (`max_concurrent_verifications`).
     pub verifications: Arc<tokio::sync::Semaphore>,
+    /// Thumbnails being rendered at once (one per core).
+    pub renders: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job runner when a job is queued.
     pub jobs_wake: tokio::sync::Notify,
     /// This process's name as a job worker (leases are held in its name).
@@ -141,6 +143,9 @@ impl AppState {
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),
             verifications,
+            renders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),
@@ -180,6 +185,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/w/api.php", any(http::entry::entry))
         .route("/api.php", any(http::entry::entry))
         .route("/w/images/{*path}", get(files::serve::serve_image))
+        .route("/w/thumb.php", get(files::thumbs::thumb_php))
         .route("/w/index.php", get(files::pages::index))
         .route("/", get(files::pages::root))
         .with_state(state)

@@ -118,6 +118,10 @@ pub struct Config {
     pub verify_time_limit: u64,
     /// Files whose content is checked at once (0: one per processor core). Others wait.
     pub max_concurrent_verifications: usize,
+    /// Most pixels a raster image may have for thumbnails to be made of it; above, the API
+    /// reports a `thumberror` (MediaWiki's `$wgMaxImageArea`, 12.5 MP there; the renderer here
+    /// decodes in bounded memory, so the default is 100 MP).
+    pub thumbnail_max_source_area: u64,
     /// `$wgMaxArticleSize` in KiB: the largest page text (`text`, and `comment` when it
     /// becomes the text) an upload may carry.
     pub max_article_size: u64,
@@ -218,6 +222,7 @@ impl Config {
             ("max_image_area", self.max_image_area),
             ("max_decode_memory", self.max_decode_memory),
             ("verify_time_limit", self.verify_time_limit),
+            ("thumbnail_max_source_area", self.thumbnail_max_source_area),
             ("max_form_fields_size", self.max_form_fields_size),
             ("max_spool_bytes", self.max_spool_bytes),
             ("max_spool_bytes_per_user", self.max_spool_bytes_per_user),
@@ -401,6 +406,7 @@ impl Default for Config {
             max_decode_memory: 512 * 1024 * 1024,
             verify_time_limit: 10,
             max_concurrent_verifications: 0,
+            thumbnail_max_source_area: 100_000_000,
             max_article_size: 2048,
             max_input_vars: 1000,
             max_form_fields_size: 8 * 1024 * 1024,

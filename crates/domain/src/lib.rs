@@ -21,6 +21,7 @@ pub mod mime;
 mod php;
 pub mod props;
 pub mod raster;
+pub mod render;
 pub mod rights;
 pub mod svg;
 pub mod thumb;

@@ -1,4 +1,6 @@
-//! What `/w/images/` and `/w/index.php` serve: files and their description pages.
+//! What `/w/images/`, `/w/thumb.php` and `/w/index.php` serve: files, thumbnails and
+//! description pages.
 
 pub mod pages;
 pub mod serve;
+pub mod thumbs;

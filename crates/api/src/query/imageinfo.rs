@@ -83,6 +83,8 @@ pub struct InfoProps {
     set: Vec<String>,
     pub url_width: Option<i64>,
     pub url_height: Option<i64>,
+    /// `iiurlparam`: a handler's parameter string (`220px`, `qlow-220px`, `langde-220px`).
+    pub url_param: Option<String>,
 }
 
 impl InfoProps {
@@ -91,6 +93,7 @@ impl InfoProps {
             set: props.to_vec(),
             url_width: None,
             url_height: None,
+            url_param: None,
         }
     }
 
@@ -150,12 +153,18 @@ pub fn exists_html(app: &AppState, name: &str, width: u32, height: u32) -> Strin
     )
 }
 
-fn thumb_fields(out: &mut Map<String, Value>, url: &str, width: u32, height: u32, p: &InfoProps) {
+/// The original as its own thumbnail, with the dimensions a browser should scale it to: for
+/// old versions and stashed files, which `thumb.php` does not render.
+fn original_as_thumb(
+    out: &mut Map<String, Value>,
+    url: &str,
+    width: u32,
+    height: u32,
+    p: &InfoProps,
+) {
     if p.url_width.is_none() && p.url_height.is_none() {
         return;
     }
-    // No scaler runs here: the original is served as its own thumbnail, with the
-    // dimensions a browser should scale it to.
     let (w, h) = (width.max(1) as f64, height.max(1) as f64);
     let mut scale: f64 = 1.0;
     if let Some(uw) = p.url_width {
@@ -192,6 +201,8 @@ struct InfoSource<'a> {
     archive_name: Option<&'a str>,
     /// Published versions report `mediatype`; stashed files do not.
     media_type: bool,
+    /// The name whose thumbnails `thumb.php` renders (current versions only).
+    thumbnails_of: Option<&'a str>,
 }
 
 fn object_name(name: &str) -> String {
@@ -202,7 +213,7 @@ fn object_name(name: &str) -> String {
 }
 
 /// Builds an imageinfo entry with MediaWiki's keys in MediaWiki's order.
-fn build_info(src: InfoSource<'_>, p: &InfoProps) -> Map<String, Value> {
+fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String, Value> {
     let m = src.meta;
     let mut o = Map::new();
     if p.has("timestamp") {
@@ -241,7 +252,10 @@ fn build_info(src: InfoSource<'_>, p: &InfoProps) -> Map<String, Value> {
         );
     }
     if p.has("url") {
-        thumb_fields(&mut o, &src.url, m.width, m.height, p);
+        match src.thumbnails_of {
+            Some(name) => crate::files::thumbs::thumb_fields(app, &mut o, name, &src.url, m, p),
+            None => original_as_thumb(&mut o, &src.url, m.width, m.height, p),
+        }
         o.insert("url".into(), src.url.into());
         o.insert("descriptionurl".into(), src.description_url.into());
         if let Some(u) = src.short_url {
@@ -271,7 +285,14 @@ fn build_info(src: InfoSource<'_>, p: &InfoProps) -> Map<String, Value> {
         o.insert("mime".into(), m.mime().into());
     }
     if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
-        o.insert("thumbmime".into(), m.mime().into());
+        let mime = m.mime();
+        let thumb_mime = match mwstore_domain::thumb::handler_for(&mime, false) {
+            mwstore_domain::thumb::Handler::Bitmap { .. } if src.thumbnails_of.is_some() => {
+                mwstore_domain::thumb::format_for(&mime).mime().to_owned()
+            }
+            _ => mime,
+        };
+        o.insert("thumbmime".into(), thumb_mime.into());
     }
     if src.media_type && p.has("mediatype") {
         o.insert("mediatype".into(), m.media_type.clone().into());
@@ -300,6 +321,7 @@ pub fn version_info(
         None => file_url(app, &v.name),
     };
     build_info(
+        app,
         InfoSource {
             timestamp: &v.timestamp,
             meta: &v.meta,
@@ -314,6 +336,7 @@ pub fn version_info(
             html: with_html.then(|| exists_html(app, &v.name, v.meta.width, v.meta.height)),
             archive_name: v.archive_name.as_deref(),
             media_type: true,
+            thumbnails_of: v.archive_name.is_none().then_some(v.name.as_str()),
         },
         p,
     )
@@ -323,6 +346,7 @@ pub fn version_info(
 pub fn stash_info(app: &AppState, e: &StashEntry, p: &InfoProps) -> Map<String, Value> {
     let url = stash_url(app, &e.key);
     build_info(
+        app,
         InfoSource {
             timestamp: &e.timestamp,
             meta: &e.meta,
@@ -336,6 +360,7 @@ pub fn stash_info(app: &AppState, e: &StashEntry, p: &InfoProps) -> Map<String, 
             html: None,
             archive_name: None,
             media_type: false,
+            thumbnails_of: None,
         },
         p,
     )

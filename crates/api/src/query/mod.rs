@@ -452,7 +452,7 @@ fn imageinfo_params(req: &Req, high: bool) -> Result<IiParams, ApiError> {
         .params
         .int("imageinfo", "iiurlheight", -1, None)?
         .filter(|h| *h > 0);
-    req.params.string("iiurlparam")?;
+    ip.url_param = req.params.string("iiurlparam")?.filter(|s| !s.is_empty());
     req.params.string("iimetadataversion")?;
     req.params.string("iiextmetadatalanguage")?;
     req.params.flag("iiextmetadatamultilang");

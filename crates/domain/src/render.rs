@@ -1,0 +1,207 @@
+//! Rendering a thumbnail: the source is decoded with the `image` crate (only the formats
+//! mwstore accepts, under [`image::Limits`] on size and allocation), turned upright by its
+//! EXIF orientation, scaled with `fast_image_resize` (Lanczos3, alpha premultiplied) to the
+//! pixel size [`crate::thumb::transform`] computed, and encoded as the thumbnail's format
+//! (JPEG at quality 80, or 30 for `qlow-`; PNG; an animated GIF's first frame as a GIF).
+//! Synchronous and CPU-bound: callers run it on a blocking thread behind a semaphore.
+
+use std::io::{BufReader, Cursor};
+
+use fast_image_resize::{ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::io::{Content, ContentReader};
+use crate::thumb::Format;
+
+/// What one render may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderLimits {
+    /// Bytes the decoder may allocate (the decoded source counts).
+    pub max_memory: u64,
+    /// Pixels a source may have to be rendered.
+    pub max_source_area: u64,
+}
+
+/// Why a thumbnail could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The source has more pixels than a thumbnail may be made from.
+    #[error("the source has more than {0} pixels")]
+    TooLarge(u64),
+    /// The source's format is not one thumbnails are rendered from.
+    #[error("thumbnails are not rendered from {0}")]
+    Unsupported(String),
+    /// Decoding, scaling or encoding failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn format_of(mime: &str) -> Option<ImageFormat> {
+    Some(match mime {
+        "image/png" => ImageFormat::Png,
+        "image/jpeg" => ImageFormat::Jpeg,
+        "image/gif" => ImageFormat::Gif,
+        "image/webp" => ImageFormat::WebP,
+        "image/tiff" => ImageFormat::Tiff,
+        _ => return None,
+    })
+}
+
+fn failed(e: impl std::fmt::Display) -> RenderError {
+    RenderError::Failed(e.to_string())
+}
+
+/// Renders `content` (of MIME type `mime`, `width` × `height` as stored) at `pixels`.
+pub fn render(
+    content: &dyn Content,
+    mime: &str,
+    source_area: u64,
+    pixels: (u32, u32),
+    format: Format,
+    quality_low: bool,
+    limits: &RenderLimits,
+) -> Result<Vec<u8>, RenderError> {
+    let Some(image_format) = format_of(mime) else {
+        return Err(RenderError::Unsupported(mime.to_owned()));
+    };
+    if source_area > limits.max_source_area {
+        return Err(RenderError::TooLarge(limits.max_source_area));
+    }
+    let reader = BufReader::with_capacity(64 * 1024, ContentReader::new(content));
+    let mut reader = ImageReader::with_format(reader, image_format);
+    let mut decode_limits = image::Limits::default();
+    decode_limits.max_alloc = Some(limits.max_memory);
+    reader.limits(decode_limits);
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    let orientation = decoder.orientation().map_err(failed)?;
+    let mut source = DynamicImage::from_decoder(decoder).map_err(failed)?;
+    source.apply_orientation(orientation);
+    let source = match source {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
+            source
+        }
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    };
+    let (w, h) = (pixels.0.max(1), pixels.1.max(1));
+    let mut scaled = DynamicImage::new(w, h, source.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
+        fast_image_resize::FilterType::Lanczos3,
+    ));
+    Resizer::new()
+        .resize(&source, &mut scaled, &options)
+        .map_err(failed)?;
+    drop(source);
+    let mut out = Cursor::new(Vec::new());
+    match format {
+        Format::Jpeg => {
+            let quality = if quality_low { 30 } else { 80 };
+            let rgb = scaled.to_rgb8();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+                .encode_image(&rgb)
+                .map_err(failed)?;
+        }
+        Format::Png => scaled
+            .write_to(&mut out, ImageFormat::Png)
+            .map_err(failed)?,
+        Format::Gif => scaled
+            .to_rgba8()
+            .write_to(&mut out, ImageFormat::Gif)
+            .map_err(failed)?,
+    }
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> DynamicImage {
+        image::load_from_memory(bytes).unwrap()
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    const LIMITS: RenderLimits = RenderLimits {
+        max_memory: 256 << 20,
+        max_source_area: 100_000_000,
+    };
+
+    #[test]
+    fn scales_to_the_pixels_asked() {
+        let src = png(300, 200);
+        let out = render(
+            &src,
+            "image/png",
+            60_000,
+            (220, 147),
+            Format::Png,
+            false,
+            &LIMITS,
+        )
+        .unwrap();
+        let img = decode(&out);
+        assert_eq!((img.width(), img.height()), (220, 147));
+        let jpg = render(
+            &src,
+            "image/png",
+            60_000,
+            (100, 67),
+            Format::Jpeg,
+            true,
+            &LIMITS,
+        )
+        .unwrap();
+        assert_eq!(&jpg[..2], b"\xff\xd8");
+        assert_eq!(decode(&jpg).width(), 100);
+    }
+
+    #[test]
+    fn refuses_what_it_should_not_render() {
+        let src = png(30, 20);
+        assert!(matches!(
+            render(
+                &src,
+                "image/png",
+                600,
+                (10, 7),
+                Format::Png,
+                false,
+                &RenderLimits {
+                    max_source_area: 100,
+                    ..LIMITS
+                }
+            ),
+            Err(RenderError::TooLarge(100))
+        ));
+        assert!(matches!(
+            render(
+                &src,
+                "image/svg+xml",
+                600,
+                (10, 7),
+                Format::Png,
+                false,
+                &LIMITS
+            ),
+            Err(RenderError::Unsupported(_))
+        ));
+        assert!(matches!(
+            render(
+                &src[..40].to_vec(),
+                "image/png",
+                600,
+                (10, 7),
+                Format::Png,
+                false,
+                &LIMITS
+            ),
+            Err(RenderError::Failed(_))
+        ));
+    }
+}

@@ -1,0 +1,210 @@
+//! Thumbnails over HTTP: the sizes and URLs `prop=imageinfo` reports for `iiurlwidth`,
+//! `iiurlheight` and `iiurlparam` (MediaWiki's rules), and `/w/thumb.php` rendering them:
+//! each served thumbnail is decoded and its pixel size checked.
+
+mod common;
+
+use serde_json::{json, Value};
+
+use common::*;
+
+/// A real JPEG of `w`×`h` whose EXIF orientation (6) turns it a quarter clockwise.
+fn rotated_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let base = make_jpeg(w, h, "Camera");
+    // make_jpeg's only IFD entry is Make (0x010F, ASCII); make it Orientation = 6 instead.
+    let at = base
+        .windows(4)
+        .position(|x| x == [0x0F, 0x01, 0x02, 0x00])
+        .expect("the Make entry");
+    let mut out = base.clone();
+    out[at..at + 12].copy_from_slice(&[0x12, 0x01, 0x03, 0x00, 1, 0, 0, 0, 6, 0, 0, 0]);
+    out
+}
+
+fn webp(w: u32, h: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 256) as u8).collect();
+    let mut out = Vec::new();
+    image_webp::WebPEncoder::new(&mut out)
+        .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
+        .expect("WebP");
+    out
+}
+
+async fn info(client: &Client, name: &str, extra: &[(&str, &str)]) -> Value {
+    let title = format!("File:{name}");
+    let mut params = vec![
+        ("action", "query"),
+        ("format", "json"),
+        ("formatversion", "2"),
+        ("prop", "imageinfo"),
+        ("iiprop", "url|size|mime|thumbmime"),
+        ("titles", &title),
+    ];
+    params.extend_from_slice(extra);
+    let (_, _, body) = client.get(&params).await;
+    body["query"]["pages"][0]["imageinfo"][0].clone()
+}
+
+/// Fetches a URL; returns the status, the content type and the decoded image's size.
+async fn fetch(url: &str) -> (u16, String, Option<(u32, u32)>, Vec<u8>) {
+    let r = reqwest::get(url).await.expect("GET");
+    let status = r.status().as_u16();
+    let ctype = header(r.headers(), "content-type");
+    let bytes = r.bytes().await.expect("body").to_vec();
+    let size = image::load_from_memory(&bytes)
+        .ok()
+        .map(|i| (i.width(), i.height()));
+    (status, ctype, size, bytes)
+}
+
+#[tokio::test]
+async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
+    let server = Server::start_with_config("thumbnail_max_source_area = 5000000\n");
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+
+    let photo = make_jpeg(640, 480, "Camera");
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("Thumb photo.jpg", photo.clone()),
+        ("Thumb-rot6.jpg", rotated_jpeg(640, 480)),
+        ("Thumb-png300.png", make_png(300, 200, 5)),
+        ("Thumb-webp.webp", webp(320, 240)),
+        ("Thumb-big.png", flat_png(3000, 2000)),
+    ];
+    for (name, bytes) in &files {
+        let r = alice
+            .upload_resp(name, bytes, &[("ignorewarnings", "1")])
+            .await;
+        c.upload_result(&r, "Success");
+    }
+    let base = format!("{}/w/thumb.php?f=", server.base);
+
+    c.step("a JPEG at 220px: MediaWiki's size, a thumb.php URL, 1.5x and 2x");
+    let ii = info(&alice, "Thumb photo.jpg", &[("iiurlwidth", "220")]).await;
+    c.eq(
+        "thumburl",
+        &ii["thumburl"],
+        &json!(format!("{base}Thumb_photo.jpg&width=220")),
+    );
+    c.eq("thumbwidth", &ii["thumbwidth"], &json!(220));
+    c.eq("thumbheight", &ii["thumbheight"], &json!(165));
+    c.eq("thumbmime", &ii["thumbmime"], &json!("image/jpeg"));
+    c.eq(
+        "responsiveUrls",
+        &ii["responsiveUrls"],
+        &json!({
+            "1.5": format!("{base}Thumb_photo.jpg&width=330"),
+            "2": format!("{base}Thumb_photo.jpg&width=440"),
+        }),
+    );
+    let (status, ctype, size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("served", status, 200);
+    c.eq("as JPEG", ctype.as_str(), "image/jpeg");
+    c.eq("220 × 165 pixels", size, Some((220, 165)));
+    c.ok(
+        "not the original",
+        bytes != photo,
+        "the original was served",
+    );
+
+    c.step("a height binds: the largest width whose rounded height fits");
+    let ii = info(
+        &alice,
+        "Thumb photo.jpg",
+        &[("iiurlwidth", "220"), ("iiurlheight", "100")],
+    )
+    .await;
+    c.eq("thumbwidth", &ii["thumbwidth"], &json!(133));
+    c.eq("thumbheight", &ii["thumbheight"], &json!(100));
+    let ii = info(&alice, "Thumb photo.jpg", &[("iiurlparam", "qlow-150px")]).await;
+    c.eq(
+        "iiurlparam qlow-150px",
+        &ii["thumburl"],
+        &json!(format!("{base}Thumb_photo.jpg&width=150&quality=low")),
+    );
+    let (_, _, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("150 × 113 pixels", size, Some((150, 113)));
+
+    c.step("no upscaling: a PNG asked wider than it is hands out the original");
+    let ii = info(&alice, "Thumb-png300.png", &[("iiurlwidth", "1280")]).await;
+    c.eq("thumburl", &ii["thumburl"], &ii["url"]);
+    c.eq("thumbwidth", &ii["thumbwidth"], &json!(300));
+    c.eq("thumbheight", &ii["thumbheight"], &json!(200));
+    c.ok("no responsiveUrls", ii.get("responsiveUrls").is_none(), &ii);
+    let ii = info(&alice, "Thumb-png300.png", &[("iiurlwidth", "220")]).await;
+    c.eq("2x is the original", &ii["responsiveUrls"]["2"], &ii["url"]);
+    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("served", status, 200);
+    c.eq("as PNG", ctype.as_str(), "image/png");
+    c.eq("220 × 147 pixels", size, Some((220, 147)));
+
+    c.step("a JPEG turned by EXIF: upright, rendered at its own size when asked for more");
+    let ii = info(&alice, "Thumb-rot6.jpg", &[("iiurlwidth", "1280")]).await;
+    c.eq("reported width (as asked)", &ii["thumbwidth"], &json!(1280));
+    c.eq("reported height", &ii["thumbheight"], &json!(1707));
+    let (_, _, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("served upright at 480 × 640", size, Some((480, 640)));
+    let ii = info(&alice, "Thumb-rot6.jpg", &[("iiurlwidth", "220")]).await;
+    c.eq(
+        "2x is 439px, as MediaWiki computes it",
+        &ii["responsiveUrls"]["2"],
+        &json!(format!("{base}Thumb-rot6.jpg&width=439")),
+    );
+
+    c.step("a WebP's thumbnails are PNG");
+    let ii = info(&alice, "Thumb-webp.webp", &[("iiurlwidth", "100")]).await;
+    c.eq("thumbmime", &ii["thumbmime"], &json!("image/png"));
+    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("served", status, 200);
+    c.eq("as PNG", ctype.as_str(), "image/png");
+    c.eq("100 × 75 pixels", size, Some((100, 75)));
+
+    c.step("a source over thumbnail_max_source_area gets a thumberror");
+    let ii = info(&alice, "Thumb-big.png", &[("iiurlwidth", "220")]).await;
+    c.eq(
+        "thumberror",
+        &ii["thumberror"],
+        &json!("Error creating thumbnail: File with dimensions greater than 5 MP"),
+    );
+    c.ok("no thumburl", ii.get("thumburl").is_none(), &ii);
+
+    c.step("thumb.php refusals");
+    let (status, _, _, body) = fetch(&format!("{base}Thumb-png300.png&width=400")).await;
+    c.eq("wider than the source: 400", status, 400);
+    c.ok(
+        "says why",
+        String::from_utf8_lossy(&body).contains("Image was not scaled"),
+        String::from_utf8_lossy(&body),
+    );
+    let (status, _, _, _) = fetch(&format!("{base}Thumb-png300.png&width=0")).await;
+    c.eq("width 0: 400", status, 400);
+    let (status, _, _, body) = fetch(&format!("{base}No-such-file.png&width=100")).await;
+    c.eq("a missing file: 404", status, 404);
+    c.ok(
+        "says which",
+        String::from_utf8_lossy(&body)
+            .contains("The source file &#039;No-such-file.png&#039; does not exist."),
+        String::from_utf8_lossy(&body),
+    );
+    let (status, _, _, _) = fetch(&format!("{base}Thumb-big.png&width=100")).await;
+    c.eq("over the area limit: 400", status, 400);
+
+    c.step("a thumbnail revalidates by its ETag");
+    let url = format!("{base}Thumb_photo.jpg&width=220");
+    let r = reqwest::get(&url).await.expect("GET");
+    let etag = header(r.headers(), "etag");
+    c.eq(
+        "nosniff",
+        header(r.headers(), "x-content-type-options"),
+        "nosniff".to_owned(),
+    );
+    let again = reqwest::Client::new()
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    c.eq("304", again.status().as_u16(), 304);
+    c.finish();
+}
