@@ -59,7 +59,9 @@ async fn fetch(url: &str) -> (u16, String, Option<(u32, u32)>, Vec<u8>) {
 
 #[tokio::test]
 async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
-    let server = Server::start_with_config("thumbnail_max_source_area = 5000000\n");
+    let server = Server::start_with_config(
+        "thumbnail_max_source_area = 5000000\nfile_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"webp\", \"svg\"]\n",
+    );
     let (n, p) = alice_bot(&server);
     let alice = logged_in(&server, &n, &p).await;
     let mut c = Check::new(&server);
@@ -71,6 +73,10 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
         ("Thumb-png300.png", make_png(300, 200, 5)),
         ("Thumb-webp.webp", webp(320, 240)),
         ("Thumb-big.png", flat_png(3000, 2000)),
+        (
+            "Thumb-drawing.svg",
+            br##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300" fill="#0a0"/><circle cx="200" cy="150" r="100" fill="#fff"/></svg>"##.to_vec(),
+        ),
     ];
     for (name, bytes) in &files {
         let r = alice
@@ -159,6 +165,23 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.eq("served", status, 200);
     c.eq("as PNG", ctype.as_str(), "image/png");
     c.eq("100 × 75 pixels", size, Some((100, 75)));
+
+    c.step("an SVG is rasterised as PNG, at any size");
+    let ii = info(&alice, "Thumb-drawing.svg", &[("iiurlwidth", "220")]).await;
+    c.eq(
+        "thumburl",
+        &ii["thumburl"],
+        &json!(format!("{base}Thumb-drawing.svg&width=220")),
+    );
+    c.eq("thumbheight", &ii["thumbheight"], &json!(165));
+    c.eq("thumbmime", &ii["thumbmime"], &json!("image/png"));
+    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("served", status, 200);
+    c.eq("as PNG", ctype.as_str(), "image/png");
+    c.eq("220 × 165 pixels", size, Some((220, 165)));
+    let ii = info(&alice, "Thumb-drawing.svg", &[("iiurlwidth", "800")]).await;
+    let (_, _, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq("larger than drawn: 800 × 600", size, Some((800, 600)));
 
     c.step("a source over thumbnail_max_source_area gets a thumberror");
     let ii = info(&alice, "Thumb-big.png", &[("iiurlwidth", "220")]).await;

@@ -3,7 +3,10 @@
 //! EXIF orientation, scaled with `fast_image_resize` (Lanczos3, alpha premultiplied) to the
 //! pixel size [`crate::thumb::transform`] computed, and encoded as the thumbnail's format
 //! (JPEG at quality 80, or 30 for `qlow-`; PNG; an animated GIF's first frame as a GIF).
-//! Synchronous and CPU-bound: callers run it on a blocking thread behind a semaphore.
+//! SVG drawings are rasterised with `resvg`, which is given no way to reach anything outside
+//! the file: external images and file references resolve to nothing (embedded `data:`
+//! images still work). Synchronous and CPU-bound: callers run it on a blocking thread
+//! behind a semaphore.
 
 use std::io::{BufReader, Cursor};
 
@@ -51,6 +54,61 @@ fn failed(e: impl std::fmt::Display) -> RenderError {
     RenderError::Failed(e.to_string())
 }
 
+/// The largest SVG source rasterised (its parse tree grows with it).
+const MAX_SVG_SOURCE: u64 = 32 << 20;
+
+/// The system's fonts, loaded once, for text in drawings.
+fn fonts() -> std::sync::Arc<resvg::usvg::fontdb::Database> {
+    static FONTS: std::sync::OnceLock<std::sync::Arc<resvg::usvg::fontdb::Database>> =
+        std::sync::OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = resvg::usvg::fontdb::Database::new();
+            db.load_system_fonts();
+            std::sync::Arc::new(db)
+        })
+        .clone()
+}
+
+/// Rasterises an SVG drawing at exactly `w` × `h` pixels, as a PNG.
+fn render_svg(
+    content: &dyn Content,
+    w: u32,
+    h: u32,
+    limits: &RenderLimits,
+) -> Result<Vec<u8>, RenderError> {
+    if content.len() > MAX_SVG_SOURCE {
+        return Err(RenderError::Failed(format!(
+            "the drawing is larger than {MAX_SVG_SOURCE} bytes"
+        )));
+    }
+    if u64::from(w) * u64::from(h) * 4 > limits.max_memory {
+        return Err(RenderError::TooLarge(limits.max_memory / 4));
+    }
+    let mut data = vec![0u8; usize::try_from(content.len()).map_err(failed)?];
+    let n = crate::io::read_full(&mut ContentReader::new(content), &mut data).map_err(failed)?;
+    data.truncate(n);
+    let options = resvg::usvg::Options {
+        // Nothing outside the file is read: no paths, no URLs; data: images only.
+        resources_dir: None,
+        image_href_resolver: resvg::usvg::ImageHrefResolver {
+            resolve_data: resvg::usvg::ImageHrefResolver::default_data_resolver(),
+            resolve_string: Box::new(|_, _| None),
+        },
+        fontdb: fonts(),
+        ..resvg::usvg::Options::default()
+    };
+    let tree = resvg::usvg::Tree::from_data(&data, &options).map_err(failed)?;
+    drop(data);
+    let size = tree.size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| RenderError::Failed("the canvas cannot be made".into()))?;
+    let transform =
+        resvg::tiny_skia::Transform::from_scale(w as f32 / size.width(), h as f32 / size.height());
+    resvg::render(&tree, transform, &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(failed)
+}
+
 /// Renders `content` (of MIME type `mime`, `width` × `height` as stored) at `pixels`.
 pub fn render(
     content: &dyn Content,
@@ -61,6 +119,9 @@ pub fn render(
     quality_low: bool,
     limits: &RenderLimits,
 ) -> Result<Vec<u8>, RenderError> {
+    if mime == "image/svg+xml" {
+        return render_svg(content, pixels.0.max(1), pixels.1.max(1), limits);
+    }
     let Some(image_format) = format_of(mime) else {
         return Err(RenderError::Unsupported(mime.to_owned()));
     };
@@ -182,7 +243,7 @@ mod tests {
         assert!(matches!(
             render(
                 &src,
-                "image/svg+xml",
+                "application/pdf",
                 600,
                 (10, 7),
                 Format::Png,
@@ -202,6 +263,42 @@ mod tests {
                 &LIMITS
             ),
             Err(RenderError::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn drawings_are_rasterised_without_reaching_outside() {
+        let svg = br##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="400" height="300">
+            <rect width="400" height="300" fill="#c00"/>
+            <image width="100" height="100" xlink:href="file:///etc/passwd"/>
+            <image width="100" height="100" xlink:href="https://example.org/x.png"/>
+        </svg>"##
+            .to_vec();
+        let out = render(
+            &svg,
+            "image/svg+xml",
+            0,
+            (220, 165),
+            Format::Png,
+            false,
+            &LIMITS,
+        )
+        .unwrap();
+        let img = decode(&out).to_rgba8();
+        assert_eq!((img.width(), img.height()), (220, 165));
+        assert_eq!(img.get_pixel(110, 80).0, [204, 0, 0, 255]);
+        // A canvas larger than the memory allowed is refused before it is made.
+        assert!(matches!(
+            render(
+                &svg,
+                "image/svg+xml",
+                0,
+                (60_000, 60_000),
+                Format::Png,
+                false,
+                &LIMITS
+            ),
+            Err(RenderError::TooLarge(_))
         ));
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! The URLs are those of MediaWiki's scripted transforms (`$wgThumbnailScriptPath`):
 //! `/w/thumb.php?f=<name>&width=<W>`, or the original file when no scaling is needed.
-//! SVG drawings and formats without a renderer keep the original as their thumbnail.
+//! Formats without a renderer (audio, video, PDF) keep the original as their thumbnail.
 
 use std::sync::Arc;
 
@@ -31,13 +31,10 @@ pub fn rotated(meta: &FileMeta) -> bool {
     })
 }
 
-/// How thumbnails of a file are made here: SVG and other formats without a renderer have
-/// none (the original stands for them).
+/// How thumbnails of a file are made: formats without a renderer have none (the original
+/// stands for them).
 fn handler(meta: &FileMeta) -> Handler {
-    match thumb::handler_for(&meta.mime(), rotated(meta)) {
-        Handler::Svg => Handler::Icon,
-        h => h,
-    }
+    thumb::handler_for(&meta.mime(), rotated(meta))
 }
 
 /// `size-$1pixel` of a pixel count: `12.5 MP`.
@@ -126,7 +123,8 @@ pub fn thumb_fields(
         }
         Outcome::Thumb { client, .. } => {
             let area = meta.width as u64 * meta.height as u64;
-            if area > app.config.thumbnail_max_source_area {
+            // A drawing's size is only a number: the limit is on decoded bitmaps.
+            if handler != Handler::Svg && area > app.config.thumbnail_max_source_area {
                 out.insert(
                     "thumberror".into(),
                     format!(
@@ -286,7 +284,10 @@ pub async fn thumb_php(
             .body(Body::empty())
             .unwrap_or_else(|_| super::serve::not_found());
     }
-    let area = u64::from(meta.width) * u64::from(meta.height);
+    let area = match handler {
+        Handler::Svg => 0,
+        _ => u64::from(meta.width) * u64::from(meta.height),
+    };
     let limits = RenderLimits {
         max_memory: app.config.max_decode_memory,
         max_source_area: app.config.thumbnail_max_source_area,

@@ -287,7 +287,9 @@ fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String,
     if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
         let mime = m.mime();
         let thumb_mime = match mwstore_domain::thumb::handler_for(&mime, false) {
-            mwstore_domain::thumb::Handler::Bitmap { .. } if src.thumbnails_of.is_some() => {
+            mwstore_domain::thumb::Handler::Bitmap { .. } | mwstore_domain::thumb::Handler::Svg
+                if src.thumbnails_of.is_some() =>
+            {
                 mwstore_domain::thumb::format_for(&mime).mime().to_owned()
             }
             _ => mime,
