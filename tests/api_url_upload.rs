@@ -26,9 +26,13 @@ upload_by_url = true
 ";
 
 /// [`CONFIG`] without the private-address allow-list.
+// The guard cases run all at once: room for all their fetches, so that none is refused
+// for the per-user cap instead of for its address.
 const CONFIG_GUARDED: &str = "allow_copy_uploads = true
 copy_upload_timeout = 3
 max_upload_size = 200000
+max_url_fetches_per_user = 64
+max_url_fetches = 64
 [group_permissions.user]
 upload_by_url = true
 ";

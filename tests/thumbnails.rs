@@ -192,6 +192,63 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     );
     c.ok("no thumburl", ii.get("thumburl").is_none(), &ii);
 
+    c.step("parameters that give no width fail the request, as in MediaWiki");
+    let ask = |extra: Vec<(&'static str, &'static str)>| {
+        let alice = &alice;
+        async move {
+            let mut params = vec![
+                ("action", "query"),
+                ("format", "json"),
+                ("formatversion", "2"),
+                ("prop", "imageinfo"),
+                ("iiprop", "url"),
+                ("titles", "File:Thumb photo.jpg"),
+            ];
+            params.extend(extra);
+            alice.get(&params).await.2
+        }
+    };
+    let body = ask(vec![("iiurlwidth", "0")]).await;
+    c.eq(
+        "iiurlwidth=0",
+        &body["error"]["code"],
+        &json!("urlparamnormal"),
+    );
+    c.eq(
+        "its info",
+        &body["error"]["info"],
+        &json!("Could not normalize image parameters for Thumb_photo.jpg."),
+    );
+    let body = ask(vec![("iiurlparam", "foo")]).await;
+    c.eq(
+        "iiurlparam=foo alone",
+        &body["error"]["code"],
+        &json!("urlparamnormal"),
+    );
+    let body = ask(vec![("iiurlwidth", "220"), ("iiurlparam", "foo")]).await;
+    c.eq(
+        "with a width: a warning",
+        &body["warnings"]["imageinfo"]["warnings"],
+        &json!("Could not parse \"iiurlparam\" for Thumb_photo.jpg. Using only width and height."),
+    );
+    c.eq(
+        "and the thumbnail",
+        &body["query"]["pages"][0]["imageinfo"][0]["thumbwidth"],
+        &json!(220),
+    );
+    let body = ask(vec![("iiurlwidth", "220"), ("iiurlparam", "300px")]).await;
+    c.eq(
+        "a second width is ignored, with a warning",
+        &body["warnings"]["imageinfo"]["warnings"],
+        &json!("Ignoring width value set in \"iiurlparam\" (300) in favor of width value derived from \"iiurlwidth\"/\"iiurlheight\" (220)."),
+    );
+    let body = ask(vec![("iiurlparam", "0px")]).await;
+    c.eq(
+        "iiurlparam=0px",
+        &body["error"]["code"],
+        &json!("invalidurlparam"),
+    );
+
     c.step("thumb.php refusals");
     let (status, _, _, body) = fetch(&format!("{base}Thumb-png300.png&width=400")).await;
     c.eq("wider than the source: 400", status, 400);

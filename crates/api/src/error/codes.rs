@@ -127,6 +127,8 @@ codes! {
     InvalidSha1Hash = "invalidsha1hash",
     /// A title cannot be parsed.
     InvalidTitle = "invalidtitle",
+    /// `iiurlparam` parses, but a value in it is not valid (`0px`).
+    InvalidUrlParam = "invalidurlparam",
     /// `list=allimages` with `aimime` while the server runs in miser mode.
     MimeSearchDisabled = "mimesearchdisabled",
     /// A required parameter (or one of a required set) is missing.
@@ -179,6 +181,8 @@ codes! {
     UploadstashFileNotFoundNotExists = "uploadstash-file-not-found-not-exists",
     /// A stash key that belongs to another user.
     UploadstashWrongOwner = "uploadstash-wrong-owner",
+    /// `iiurlwidth`/`iiurlheight`/`iiurlparam` give no usable thumbnail width for a file.
+    UrlParamNormal = "urlparamnormal",
     /// The file's content failed a check (details in `details`).
     VerificationError = "verification-error",
     /// The user may not use write modules through the API.

@@ -81,28 +81,7 @@ pub fn thumb_fields(
         mime: &mime,
         handler,
     };
-    let mut params = match (p.url_width, p.url_height) {
-        (Some(w), h) => Params {
-            width: Some(w),
-            height: h,
-            ..Params::default()
-        },
-        (None, Some(h)) => Params {
-            width: Some(sw),
-            height: Some(h),
-            ..Params::default()
-        },
-        (None, None) => Params::default(),
-    };
-    if let Some(raw) = &p.url_param {
-        if let Some(parsed) = thumb::parse_param(handler, raw) {
-            if params.width.is_none() {
-                params.width = parsed.width;
-            }
-            params.quality_low = parsed.quality_low;
-            params.lang = parsed.lang;
-        }
-    }
+    let params = asked(&src, p).params;
     let outcome = match thumb::transform(&src, &params) {
         Ok(o) => o,
         Err(_) => return,
@@ -162,6 +141,108 @@ pub fn thumb_fields(
             out.insert("thumbheight".into(), ((h * scale).round() as u64).into());
         }
     }
+}
+
+/// What a client asked for, as the file's handler reads it, and what it said about it.
+pub struct Asked {
+    pub params: Params,
+    /// `iiurlparam` did not parse (MediaWiki's `badurlparam` warning).
+    pub unparsed_param: bool,
+    /// `iiurlparam` named another width than `iiurlwidth`: (its width, the one used).
+    pub ignored_width: Option<(i64, i64)>,
+    /// `iiurlparam` parsed with a width of 0.
+    pub zero_width_param: bool,
+}
+
+/// The thumbnail parameters `p` (`iiurlwidth`, `iiurlheight`, `iiurlparam`) ask of `src`.
+pub fn asked(src: &thumb::Source<'_>, p: &crate::query::imageinfo::InfoProps) -> Asked {
+    let mut params = match (p.url_width, p.url_height) {
+        (Some(w), h) => Params {
+            width: Some(w),
+            height: h,
+            ..Params::default()
+        },
+        (None, Some(h)) => Params {
+            width: Some(src.width),
+            height: Some(h),
+            ..Params::default()
+        },
+        (None, None) => Params::default(),
+    };
+    let mut a = Asked {
+        params: Params::default(),
+        unparsed_param: false,
+        ignored_width: None,
+        zero_width_param: false,
+    };
+    if let Some(raw) = &p.url_param {
+        match thumb::parse_param(src.handler, raw) {
+            Some(parsed) => {
+                a.zero_width_param = parsed.width == Some(0);
+                match (params.width, parsed.width) {
+                    (None, w) => params.width = w,
+                    (Some(w), Some(pw)) if pw != w => a.ignored_width = Some((pw, w)),
+                    _ => {}
+                }
+                params.quality_low = parsed.quality_low;
+                params.lang = parsed.lang;
+            }
+            None => a.unparsed_param = true,
+        }
+    }
+    a.params = params;
+    a
+}
+
+/// Checks, before an imageinfo answer is built, that the thumbnail parameters make sense
+/// for the file `dbkey` (MediaWiki fails the whole request otherwise), and adds the
+/// warnings they deserve.
+pub fn check_asked(
+    req: &crate::context::Req,
+    dbkey: &str,
+    meta: &FileMeta,
+    p: &crate::query::imageinfo::InfoProps,
+) -> Result<(), crate::error::ApiError> {
+    use crate::error::{ApiError, Code};
+    if !p.has("url") || (p.url_width.is_none() && p.url_height.is_none() && p.url_param.is_none()) {
+        return Ok(());
+    }
+    let mime = meta.mime();
+    let src = thumb::Source {
+        dbkey,
+        width: i64::from(meta.width),
+        height: i64::from(meta.height),
+        mime: &mime,
+        handler: handler(meta),
+    };
+    let a = asked(&src, p);
+    if a.unparsed_param {
+        req.params.warn(
+            "imageinfo",
+            "badurlparam",
+            &format!("Could not parse \"iiurlparam\" for {dbkey}. Using only width and height."),
+        );
+    }
+    if a.zero_width_param {
+        return Err(ApiError::new(
+            Code::InvalidUrlParam,
+            "Invalid value for \"iiurlparam\" (\"width=0\").",
+        ));
+    }
+    if let Some((pw, w)) = a.ignored_width {
+        req.params.warn(
+            "imageinfo",
+            "urlparamwidth",
+            &format!("Ignoring width value set in \"iiurlparam\" ({pw}) in favor of width value derived from \"iiurlwidth\"/\"iiurlheight\" ({w})."),
+        );
+    }
+    if thumb::transform(&src, &a.params).is_err() {
+        return Err(ApiError::new(
+            Code::UrlParamNormal,
+            format!("Could not normalize image parameters for {dbkey}."),
+        ));
+    }
+    Ok(())
 }
 
 /// The query of `/w/thumb.php`.

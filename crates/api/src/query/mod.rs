@@ -447,11 +447,11 @@ fn imageinfo_params(req: &Req, high: bool) -> Result<IiParams, ApiError> {
     ip.url_width = req
         .params
         .int("imageinfo", "iiurlwidth", -1, None)?
-        .filter(|w| *w > 0);
+        .filter(|w| *w != -1);
     ip.url_height = req
         .params
         .int("imageinfo", "iiurlheight", -1, None)?
-        .filter(|h| *h > 0);
+        .filter(|h| *h >= 0);
     ip.url_param = req.params.string("iiurlparam")?.filter(|s| !s.is_empty());
     req.params.string("iimetadataversion")?;
     req.params.string("iiextmetadatalanguage")?;
@@ -581,6 +581,9 @@ async fn imageinfo_prop(
         PageEntry::Good(_, p) => Some(p.id),
         _ => None,
     };
+    if let Some(current) = history.first() {
+        crate::files::thumbs::check_asked(req, &t.dbkey, &current.meta, ip)?;
+    }
     let mut arr = Vec::new();
     let mut next = None;
     for (i, v) in history
