@@ -45,6 +45,15 @@ async fn info(client: &Client, name: &str, extra: &[(&str, &str)]) -> Value {
     body["query"]["pages"][0]["imageinfo"][0].clone()
 }
 
+/// The URL of thumbnail `thumb` of the file whose original is at `url`.
+fn thumb_of(url: &Value, thumb: &str) -> Value {
+    let url = url.as_str().unwrap_or("");
+    json!(format!(
+        "{}/{thumb}",
+        url.replacen("/w/images/", "/w/images/thumb/", 1)
+    ))
+}
+
 /// Fetches a URL; returns the status, the content type and the decoded image's size.
 async fn fetch(url: &str) -> (u16, String, Option<(u32, u32)>, Vec<u8>) {
     let r = reqwest::get(url).await.expect("GET");
@@ -86,12 +95,12 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     }
     let base = format!("{}/w/thumb.php?f=", server.base);
 
-    c.step("a JPEG at 220px: MediaWiki's size, a thumb.php URL, 1.5x and 2x");
+    c.step("a JPEG at 220px: MediaWiki's size, its /thumb/ URL, 1.5x and 2x");
     let ii = info(&alice, "Thumb photo.jpg", &[("iiurlwidth", "220")]).await;
     c.eq(
         "thumburl",
         &ii["thumburl"],
-        &json!(format!("{base}Thumb_photo.jpg&width=220")),
+        &thumb_of(&ii["url"], "220px-Thumb_photo.jpg"),
     );
     c.eq("thumbwidth", &ii["thumbwidth"], &json!(220));
     c.eq("thumbheight", &ii["thumbheight"], &json!(165));
@@ -100,8 +109,8 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
         "responsiveUrls",
         &ii["responsiveUrls"],
         &json!({
-            "1.5": format!("{base}Thumb_photo.jpg&width=330"),
-            "2": format!("{base}Thumb_photo.jpg&width=440"),
+            "1.5": thumb_of(&ii["url"], "330px-Thumb_photo.jpg"),
+            "2": thumb_of(&ii["url"], "440px-Thumb_photo.jpg"),
         }),
     );
     let (status, ctype, size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
@@ -127,7 +136,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.eq(
         "iiurlparam qlow-150px",
         &ii["thumburl"],
-        &json!(format!("{base}Thumb_photo.jpg&width=150&quality=low")),
+        &thumb_of(&ii["url"], "qlow-150px-Thumb_photo.jpg"),
     );
     let (_, _, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
     c.eq("150 × 113 pixels", size, Some((150, 113)));
@@ -155,7 +164,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.eq(
         "2x is 439px, as MediaWiki computes it",
         &ii["responsiveUrls"]["2"],
-        &json!(format!("{base}Thumb-rot6.jpg&width=439")),
+        &thumb_of(&ii["url"], "439px-Thumb-rot6.jpg"),
     );
 
     c.step("a WebP's thumbnails are PNG");
@@ -171,7 +180,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.eq(
         "thumburl",
         &ii["thumburl"],
-        &json!(format!("{base}Thumb-drawing.svg&width=220")),
+        &thumb_of(&ii["url"], "220px-Thumb-drawing.svg.png"),
     );
     c.eq("thumbheight", &ii["thumbheight"], &json!(165));
     c.eq("thumbmime", &ii["thumbmime"], &json!("image/png"));
@@ -269,6 +278,39 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     );
     let (status, _, _, _) = fetch(&format!("{base}Thumb-big.png&width=100")).await;
     c.eq("over the area limit: 400", status, 400);
+
+    c.step("a thumbnail is rendered once and stored: thumb.php serves the same bytes");
+    let ii = info(&alice, "Thumb photo.jpg", &[("iiurlwidth", "180")]).await;
+    let path_url = ii["thumburl"].as_str().unwrap_or("").to_owned();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let u = path_url.clone();
+        set.spawn(async move {
+            let r = reqwest::get(&u).await.expect("GET");
+            (r.status().as_u16(), header(r.headers(), "etag"))
+        });
+    }
+    let mut tags = Vec::new();
+    while let Some(Ok((status, etag))) = set.join_next().await {
+        c.eq("served at once to six", status, 200);
+        tags.push(etag);
+    }
+    tags.dedup();
+    c.eq("one rendering", tags.len(), 1);
+    let r = reqwest::get(format!("{base}Thumb_photo.jpg&width=180"))
+        .await
+        .expect("GET");
+    c.eq(
+        "thumb.php: the same ETag",
+        header(r.headers(), "etag"),
+        tags[0].clone(),
+    );
+    let wrong = path_url.replace("180px-Thumb_photo.jpg", "180px-Other.jpg");
+    let (status, _, _, _) = fetch(&wrong).await;
+    c.eq("a path that is not the thumbnail's: 400", status, 400);
+    let wrong = path_url.replace("/thumb/", "/thumb/0/");
+    let (status, _, _, _) = fetch(&wrong).await;
+    c.eq("a wrong layout: 404", status, 404);
 
     c.step("a thumbnail revalidates by its ETag");
     let url = format!("{base}Thumb_photo.jpg&width=220");

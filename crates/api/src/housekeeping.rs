@@ -27,6 +27,7 @@ pub struct Swept {
     pub statuses: u64,
     pub stash_entries: u64,
     pub spool_items: u64,
+    pub thumbnails: u64,
     pub blobs: u64,
 }
 
@@ -108,6 +109,12 @@ pub async fn sweep(app: &AppState, cursor: Option<String>) -> (Swept, Option<Str
             }
         }
         Err(e) => tracing::warn!(error = %e, "spool sweep failed"),
+    }
+    // Thumbnails of content no file version refers to any more go; their blobs are then
+    // collected below like any unreferenced bytes.
+    match app.repo.delete_orphan_thumbnails(1000).await {
+        Ok(n) => swept.thumbnails = n,
+        Err(e) => tracing::warn!(error = %e, "thumbnail sweep failed"),
     }
     let listed = match app.blobs.list(cursor.as_deref(), BLOBS_PER_ROUND).await {
         Ok(l) => l,

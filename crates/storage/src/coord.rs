@@ -20,6 +20,8 @@ pub enum LockKey {
     Upload(String),
     /// Changes of what refers to blobs (held shared) against their collection (exclusive).
     BlobGc,
+    /// Rendering a thumbnail, by source sha1 and thumbnail name: one render at a time.
+    Thumbnail(String),
 }
 
 /// A held lock, released when dropped. It owns its lock: work moved into a task keeps it

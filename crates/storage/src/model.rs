@@ -81,6 +81,23 @@ impl FileMeta {
     }
 }
 
+/// A rendered thumbnail of a file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// sha1 of the source's bytes.
+    pub source: String,
+    /// The thumbnail's name, `220px-Name.jpg`.
+    pub name: String,
+    /// sha1 of the thumbnail's bytes (its blob).
+    pub sha1: String,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
+    /// When it was rendered (14 digits).
+    pub timestamp: String,
+}
+
 /// One version of a file: the current one (`image`) or an old one (`oldimage`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileVersion {

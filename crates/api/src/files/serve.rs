@@ -148,13 +148,17 @@ pub async fn serve_blob(
     }
 }
 
-/// `/w/images/<h1>/<h2>/<name>` and `/w/images/archive/<h1>/<h2>/<ts>!<name>`.
+/// `/w/images/<h1>/<h2>/<name>`, `/w/images/archive/<h1>/<h2>/<ts>!<name>` and thumbnails,
+/// `/w/images/thumb/<h1>/<h2>/<name>/<thumb name>`.
 pub async fn serve_image(
     State(app): State<Arc<AppState>>,
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Response<Body> {
     let parts: Vec<&str> = path.split('/').collect();
+    if let ["thumb", h1, h2, file, thumb_name] = parts.as_slice() {
+        return super::thumbs::serve_thumb_path(app, h1, h2, file, thumb_name, &headers).await;
+    }
     let (archive, h1, h2, file) = match parts.as_slice() {
         ["archive", h1, h2, f] => (true, *h1, *h2, *f),
         [h1, h2, f] => (false, *h1, *h2, *f),

@@ -3,9 +3,12 @@
 //! which renders one on request ([`mwstore_domain::render`]) on a blocking thread, a bounded
 //! number at a time.
 //!
-//! The URLs are those of MediaWiki's scripted transforms (`$wgThumbnailScriptPath`):
-//! `/w/thumb.php?f=<name>&width=<W>`, or the original file when no scaling is needed.
-//! Formats without a renderer (audio, video, PDF) keep the original as their thumbnail.
+//! The URLs are MediaWiki's: `/w/images/thumb/<h1>/<h2>/<name>/<W>px-<name>[.png]`, or the
+//! original file when no scaling is needed. A thumbnail is rendered the first time its URL
+//! (or `/w/thumb.php?f=<name>&width=<W>`) is asked for, once however many ask at the same
+//! time, and kept in the blob store as a derivative of the file's content; it goes when no
+//! version refers to that content any more. Formats without a renderer (audio, video, PDF)
+//! keep the original as their thumbnail.
 
 use std::sync::Arc;
 
@@ -17,7 +20,8 @@ use serde_json::{Map, Value};
 use mwstore_domain::render::{self, RenderError, RenderLimits};
 use mwstore_domain::thumb::{self, Handler, Outcome, Params};
 use mwstore_domain::title;
-use mwstore_storage::FileMeta;
+use mwstore_storage::coord::LockKey;
+use mwstore_storage::{FileMeta, FileVersion, RunningSha1, Thumbnail};
 
 use crate::AppState;
 
@@ -44,18 +48,15 @@ fn megapixels(area: u64) -> String {
     format!("{} MP", text.trim_end_matches(".0"))
 }
 
-/// The thumbnail URL of `dbkey` at `width`.
-fn script_url(app: &AppState, dbkey: &str, width: i64, quality_low: bool) -> String {
-    let mut url = format!(
-        "{}{}/thumb.php?f={}&width={width}",
+/// The URL of the thumbnail `name` of `dbkey`: `/w/images/thumb/<h1>/<h2>/<name>/<thumb>`,
+/// rendered the first time it is asked for.
+fn thumb_url(app: &AppState, dbkey: &str, name: &str) -> String {
+    format!(
+        "{}{}/images/{}",
         app.server,
         crate::SCRIPT_PATH,
-        title::wfurlencode(dbkey)
-    );
-    if quality_low {
-        url.push_str("&quality=low");
-    }
-    url
+        thumb::thumb_path(dbkey, name)
+    )
 }
 
 /// Adds `thumburl`, `thumbwidth`, `thumbheight` and `responsiveUrls` (or `thumberror`) for
@@ -87,11 +88,7 @@ pub fn thumb_fields(
         Err(_) => return,
     };
     let url_of = |o: &Outcome| match o {
-        Outcome::Thumb {
-            client,
-            quality_low,
-            ..
-        } => script_url(app, dbkey, client.0, *quality_low),
+        Outcome::Thumb { name, .. } => thumb_url(app, dbkey, name),
         _ => url.to_owned(),
     };
     match &outcome {
@@ -342,29 +339,79 @@ pub async fn thumb_php(
             ..
         }) => (name, pixels, format, quality_low),
     };
-    let etag = format!("\"{}-{}\"", meta.sha1, title::rawurlencode(&name));
-    let inm = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    let last_modified = mwstore_storage::parse_ts14(&version.timestamp)
-        .map(|t| httpdate::fmt_http_date(std::time::SystemTime::from(t)));
-    let mut base = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-        );
-    if let Some(lm) = &last_modified {
-        base = base.header(header::LAST_MODIFIED, lm);
+    serve_thumb(&app, &version, &name, pixels, format, quality_low, &headers).await
+}
+
+/// Serves the thumbnail `name` of the file version `version`, rendering and storing it
+/// first if it was never rendered.
+#[allow(clippy::too_many_arguments)]
+async fn serve_thumb(
+    app: &Arc<AppState>,
+    version: &FileVersion,
+    name: &str,
+    pixels: (i64, i64),
+    format: thumb::Format,
+    quality_low: bool,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    match stored_or_rendered(app, version, name, pixels, format, quality_low).await {
+        Ok(t) => super::serve::serve_blob(app, &t.sha1, &t.mime, &t.timestamp, headers).await,
+        Err(f) => f.into_response(),
     }
-    if inm.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return base
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .unwrap_or_else(|_| super::serve::not_found());
+}
+
+/// Why a thumbnail could not be had: the error page to answer with.
+enum Failure {
+    Page(StatusCode, String),
+    NotFound,
+}
+
+impl Failure {
+    fn page(status: StatusCode, text: &str) -> Failure {
+        Failure::Page(status, text.to_owned())
     }
+
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Failure::Page(status, text) => error_page(status, &text),
+            Failure::NotFound => super::serve::not_found(),
+        }
+    }
+}
+
+/// The stored thumbnail, or a new rendering of it, stored.
+async fn stored_or_rendered(
+    app: &Arc<AppState>,
+    version: &FileVersion,
+    name: &str,
+    pixels: (i64, i64),
+    format: thumb::Format,
+    quality_low: bool,
+) -> Result<Thumbnail, Failure> {
+    let meta = &version.meta;
+    let stored = |t: Result<Option<Thumbnail>, mwstore_storage::StoreError>| match t {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read thumbnails");
+            Err(Failure::page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error creating thumbnail: the thumbnail store cannot be read",
+            ))
+        }
+    };
+    if let Some(t) = stored(app.repo.thumbnail(&meta.sha1, name).await)? {
+        return Ok(t);
+    }
+    // One render of a thumbnail at a time: those who asked meanwhile find it stored.
+    let _render = app
+        .locks
+        .exclusive(LockKey::Thumbnail(format!("{}/{name}", meta.sha1)))
+        .await;
+    if let Some(t) = stored(app.repo.thumbnail(&meta.sha1, name).await)? {
+        return Ok(t);
+    }
+    let handler = handler(meta);
+    let mime = meta.mime();
     let area = match handler {
         Handler::Svg => 0,
         _ => u64::from(meta.width) * u64::from(meta.height),
@@ -375,63 +422,160 @@ pub async fn thumb_php(
     };
     let content = match app.blobs.content(&meta.sha1).await {
         Ok(Some(c)) => c,
-        _ => return super::serve::not_found(),
+        _ => return Err(Failure::NotFound),
     };
     let Ok(slot) = app.renders.clone().acquire_owned().await else {
-        return super::serve::not_found();
+        return Err(Failure::NotFound);
     };
-    let pixels = (
+    let size = (
         u32::try_from(pixels.0).unwrap_or(1),
         u32::try_from(pixels.1).unwrap_or(1),
     );
     let rendered = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        render::render(&*content, &mime, area, pixels, format, quality_low, &limits)
+        render::render(&*content, &mime, area, size, format, quality_low, &limits)
     })
     .await;
     let bytes = match rendered {
         Ok(Ok(b)) => b,
         Ok(Err(RenderError::TooLarge(max))) => {
-            return error_page(
+            return Err(Failure::page(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "Error creating thumbnail: File with dimensions greater than {}",
                     megapixels(max)
                 ),
-            )
+            ))
         }
         Ok(Err(e)) => {
-            tracing::warn!(file = %dbkey, error = %e, "a thumbnail could not be rendered");
-            return error_page(
+            tracing::warn!(file = %version.name, error = %e, "a thumbnail could not be rendered");
+            return Err(Failure::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("Error creating thumbnail: {e}"),
-            );
+            ));
         }
         Err(e) => {
-            tracing::error!(file = %dbkey, error = %e, "the thumbnail renderer failed");
-            return error_page(
+            tracing::error!(file = %version.name, error = %e, "the thumbnail renderer failed");
+            return Err(Failure::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Error creating thumbnail: the renderer failed",
-            );
+            ));
         }
     };
-    let disposition_name = if thumb::normalized_ext(&dbkey) == format.ext() {
-        dbkey.clone()
-    } else {
-        format!("{dbkey}.{}", format.ext())
+    let mut hash = RunningSha1::new();
+    hash.update(&bytes);
+    let t = Thumbnail {
+        source: meta.sha1.clone(),
+        name: name.to_owned(),
+        sha1: hash.hex(),
+        mime: format.mime().to_owned(),
+        width: size.0,
+        height: size.1,
+        size: bytes.len() as u64,
+        timestamp: mwstore_storage::ts14(chrono::Utc::now()),
     };
-    base.status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, format.mime())
-        .header(header::CONTENT_LENGTH, bytes.len())
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!(
-                "inline;filename*=UTF-8''{}",
-                title::rawurlencode(&disposition_name)
+    // The blob and the row that refers to it are written under the collector's shared lock.
+    let _gc = app.locks.shared(LockKey::BlobGc).await;
+    let body: mwstore_storage::ByteStream = Box::pin(futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
+    }));
+    let saved = match app.blobs.put(&t.sha1, t.size, body).await {
+        Ok(()) => app.repo.put_thumbnail(&t).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = saved {
+        tracing::error!(file = %version.name, error = %e, "a thumbnail could not be stored");
+        return Err(Failure::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error creating thumbnail: Unable to save thumbnail to destination",
+        ));
+    }
+    Ok(t)
+}
+
+/// `/w/images/thumb/<h1>/<h2>/<name>/<thumb name>`: the thumbnail, rendered on its first
+/// request. Only the canonical path of a thumbnail is answered.
+pub async fn serve_thumb_path(
+    app: Arc<AppState>,
+    h1: &str,
+    h2: &str,
+    file: &str,
+    thumb_name: &str,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (dbkey, requested) = (decode(file), decode(thumb_name));
+    let (e1, e2) = title::hash_dirs(&dbkey);
+    let version = match app.repo.current_file(&dbkey).await {
+        Ok(Some(v)) if v.name == dbkey && e1 == h1 && e2 == h2 => v,
+        _ => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                &format!("The source file '{dbkey}' does not exist."),
+            )
+        }
+    };
+    let meta = &version.meta;
+    let handler = handler(meta);
+    // `<param>-<name>`, with the format's extension after it when it differs.
+    let param = requested
+        .strip_suffix(&format!("-{dbkey}"))
+        .or_else(|| {
+            let ext = thumb::format_for(&meta.mime()).ext();
+            requested.strip_suffix(&format!("-{dbkey}.{ext}"))
+        })
+        .map(str::to_owned);
+    let Some(params) = param
+        .as_deref()
+        .and_then(|p| thumb::parse_param(handler, p))
+    else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The specified thumbnail parameters are not recognized.",
+        );
+    };
+    let mime = meta.mime();
+    let src = thumb::Source {
+        dbkey: &dbkey,
+        width: i64::from(meta.width),
+        height: i64::from(meta.height),
+        mime: &mime,
+        handler,
+    };
+    match thumb::transform(&src, &params) {
+        Ok(Outcome::Thumb {
+            name,
+            pixels,
+            format,
+            quality_low,
+            ..
+        }) if name == requested => {
+            serve_thumb(&app, &version, &name, pixels, format, quality_low, headers).await
+        }
+        Ok(Outcome::Thumb { name, .. }) => error_page(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "The given path of the specified thumbnail is incorrect; expected '{}' but got '{h1}/{h2}/{file}/{thumb_name}'.",
+                thumb::thumb_path(&dbkey, &name).trim_start_matches("thumb/")
             ),
-        )
-        .body(Body::from(bytes))
-        .unwrap_or_else(|_| super::serve::not_found())
+        ),
+        Ok(Outcome::Original { .. }) => error_page(
+            StatusCode::BAD_REQUEST,
+            "Error creating thumbnail: Image was not scaled, is the requested width bigger than the source?",
+        ),
+        Ok(Outcome::Icon) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error creating thumbnail: thumbnails of this file type are not rendered",
+        ),
+        Err(_) => error_page(
+            StatusCode::BAD_REQUEST,
+            "Error creating thumbnail: Invalid thumbnail parameters",
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -105,10 +105,17 @@ pub trait FileRepo: Send + Sync {
     /// First current file (by name) whose name starts with `prefix`.
     async fn first_name_with_prefix(&self, prefix: &str) -> Result<Option<String>, StoreError>;
     async fn list_files(&self, q: &ImageQuery) -> Result<Vec<FileVersion>, StoreError>;
-    /// Whether any file version, deleted file or stash entry refers to this blob.
+    /// Whether any file version, deleted file, stash entry or thumbnail refers to this blob.
     async fn blob_referenced(&self, sha1: &str) -> Result<bool, StoreError>;
     /// What an upload to a name needs to know of it (one round trip).
     async fn title_facts(&self, q: &TitleQuery<'_>) -> Result<TitleFacts, StoreError>;
+    /// A rendered thumbnail of the content `source`.
+    async fn thumbnail(&self, source: &str, name: &str) -> Result<Option<Thumbnail>, StoreError>;
+    /// Records a rendered thumbnail (replacing one of the same source and name).
+    async fn put_thumbnail(&self, t: &Thumbnail) -> Result<(), StoreError>;
+    /// Forgets the thumbnails of content no current or old file version refers to any more;
+    /// returns how many. Their blobs are then collected like any unreferenced bytes.
+    async fn delete_orphan_thumbnails(&self, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// The log.

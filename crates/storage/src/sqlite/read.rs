@@ -605,12 +605,68 @@ impl FileRepo for SqliteRepo {
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM image WHERE img_sha1 = ?1) \
              OR EXISTS (SELECT 1 FROM oldimage WHERE oi_sha1 = ?1) \
              OR EXISTS (SELECT 1 FROM filearchive WHERE fa_sha1 = ?1) \
-             OR EXISTS (SELECT 1 FROM uploadstash WHERE us_sha1 = ?1)",
+             OR EXISTS (SELECT 1 FROM uploadstash WHERE us_sha1 = ?1) \
+             OR EXISTS (SELECT 1 FROM thumbnail WHERE th_sha1 = ?1)",
         )
         .bind(sha1)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.is_some())
+    }
+
+    async fn thumbnail(&self, source: &str, name: &str) -> Result<Option<Thumbnail>, StoreError> {
+        let row = sqlx::query(
+            "SELECT th_sha1, th_mime, th_width, th_height, th_size, th_timestamp FROM thumbnail \
+             WHERE th_source = ?1 AND th_name = ?2",
+        )
+        .bind(source)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Thumbnail {
+            source: source.to_owned(),
+            name: name.to_owned(),
+            sha1: row.try_get("th_sha1")?,
+            mime: row.try_get("th_mime")?,
+            width: u32::try_from(row.try_get::<i64, _>("th_width")?).unwrap_or(0),
+            height: u32::try_from(row.try_get::<i64, _>("th_height")?).unwrap_or(0),
+            size: u64::try_from(row.try_get::<i64, _>("th_size")?).unwrap_or(0),
+            timestamp: row.try_get("th_timestamp")?,
+        }))
+    }
+
+    async fn put_thumbnail(&self, t: &Thumbnail) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO thumbnail \
+             (th_source, th_name, th_sha1, th_mime, th_width, th_height, th_size, th_timestamp) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&t.source)
+        .bind(&t.name)
+        .bind(&t.sha1)
+        .bind(&t.mime)
+        .bind(i64::from(t.width))
+        .bind(i64::from(t.height))
+        .bind(i64::try_from(t.size).unwrap_or(i64::MAX))
+        .bind(&t.timestamp)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_orphan_thumbnails(&self, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM thumbnail WHERE rowid IN (SELECT rowid FROM thumbnail t \
+             WHERE NOT EXISTS (SELECT 1 FROM image WHERE img_sha1 = t.th_source) \
+             AND NOT EXISTS (SELECT 1 FROM oldimage WHERE oi_sha1 = t.th_source) LIMIT ?1)",
+        )
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }
 
