@@ -330,3 +330,52 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.eq("304", again.status().as_u16(), 304);
     c.finish();
 }
+
+#[tokio::test]
+async fn a_deleted_files_thumbnails_are_swept() {
+    let server = Server::start_with_config("sweep_interval = 1\nsweep_grace_period = 0\n");
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let admin = bot_client(
+        &server,
+        "Admin",
+        None,
+        "bot",
+        &format!("{BOT_GRANTS},delete"),
+    )
+    .await;
+    let mut c = Check::new(&server);
+    let png = make_png(300, 200, 77);
+    let r = alice
+        .upload_resp("Swept-thumb.png", &png, &[("ignorewarnings", "1")])
+        .await;
+    c.upload_result(&r, "Success");
+
+    c.step("a thumbnail is rendered and stored as a blob");
+    let ii = info(&alice, "Swept-thumb.png", &[("iiurlwidth", "120")]).await;
+    let r = reqwest::get(ii["thumburl"].as_str().unwrap_or(""))
+        .await
+        .expect("GET");
+    c.eq("served", r.status().as_u16(), 200);
+    let thumb_sha1 = header(r.headers(), "etag").trim_matches('"').to_owned();
+    let path = blob_path(&server.data_dir(), &thumb_sha1);
+    c.ok("its blob is on disk", path.is_file(), path.display());
+
+    c.step("the file is deleted: the sweeper removes its thumbnail's blob");
+    let token = admin.token();
+    let (_, h, _) = admin
+        .post(&[
+            ("format", "json"),
+            ("action", "delete"),
+            ("title", "File:Swept-thumb.png"),
+            ("token", &token),
+        ])
+        .await;
+    c.eq("deleted", header(&h, "mediawiki-api-error").as_str(), "");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while path.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    c.ok("gone", !path.exists(), path.display());
+    c.finish();
+}
