@@ -30,7 +30,12 @@ cp "$t"/* corpus/props/
 printf '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5" style="fill:red"/><a href="https://example.org/"><text>x</text></a></svg>' > corpus/svg/basic.svg
 printf '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><use xlink:href="#r"/><style>rect{fill:url(#g)}</style><animate attributeName="x" from="0" to="1"/></svg>' > corpus/svg/entities.svg
 cp corpus/svg/*.svg corpus/props/
-mkdir -p corpus/container
+mkdir -p corpus/container corpus/render
+for f in "$t"/*.png "$t"/*.jpg "$t"/*.gif "$t"/*.webp "$t"/*.tiff; do
+  case "$f" in *.png) p=0;; *.jpg) p=1;; *.gif) p=2;; *.webp) p=3;; *.tiff) p=4;; esac
+  { printf "\\x$(printf %02x $p)"; cat "$f"; } > "corpus/render/$(basename "$f")"
+done
+for f in corpus/svg/*.svg; do { printf "\\x05"; cat "$f"; } > "corpus/render/$(basename "$f")"; done
 i=0
 for f in "$t"/*.tiff "$t"/*.pdf "$t"/*.wav "$t"/*.mid "$t"/*.mp3 "$t"/*.ogg "$t"/*.flac "$t"/*.webm; do
   [ -f "$f" ] || continue

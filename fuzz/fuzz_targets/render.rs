@@ -1,0 +1,29 @@
+//! The thumbnail renderer on arbitrary sources (PNG, JPEG, GIF, WebP, TIFF, SVG), at a small
+//! size, under the server's kind of limits.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mwstore_domain::render::{render, RenderLimits};
+use mwstore_domain::thumb::Format;
+
+const TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/tiff",
+    "image/svg+xml",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let mime = TYPES[usize::from(pick) % TYPES.len()];
+    let limits = RenderLimits {
+        max_memory: 64 << 20,
+        max_source_area: 4_000_000,
+    };
+    let source = rest.to_vec();
+    let _ = render(&source, mime, 10_000, (40, 30), Format::Png, false, &limits);
+});
