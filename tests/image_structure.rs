@@ -224,16 +224,6 @@ fn animated_gif(w: u16, h: u16) -> Vec<u8> {
     out
 }
 
-/// A real lossless WebP of `w`×`h`.
-fn encoded_webp(w: u32, h: u32) -> Vec<u8> {
-    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 256) as u8).collect();
-    let mut out = Vec::new();
-    image_webp::WebPEncoder::new(&mut out)
-        .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
-        .expect("WebP");
-    out
-}
-
 /// A GIF with a `w`×`h` logical screen, one 1×1 frame, and `after_signature` written over
 /// the bytes after `GIF89a` when given.
 fn tiny_gif(w: u16, h: u16) -> Vec<u8> {

@@ -21,15 +21,6 @@ fn rotated_jpeg(w: u16, h: u16) -> Vec<u8> {
     out
 }
 
-fn webp(w: u32, h: u32) -> Vec<u8> {
-    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 256) as u8).collect();
-    let mut out = Vec::new();
-    image_webp::WebPEncoder::new(&mut out)
-        .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
-        .expect("WebP");
-    out
-}
-
 async fn info(client: &Client, name: &str, extra: &[(&str, &str)]) -> Value {
     let title = format!("File:{name}");
     let mut params = vec![
@@ -80,7 +71,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
         ("Thumb photo.jpg", photo.clone()),
         ("Thumb-rot6.jpg", rotated_jpeg(640, 480)),
         ("Thumb-png300.png", make_png(300, 200, 5)),
-        ("Thumb-webp.webp", webp(320, 240)),
+        ("Thumb-webp.webp", encoded_webp(320, 240)),
         ("Thumb-big.png", flat_png(3000, 2000)),
         (
             "Thumb-drawing.svg",

@@ -1331,3 +1331,13 @@ pub async fn check_corpus(
     );
     eprintln!("slowest file: {:?} for {}", slowest.0, slowest.1);
 }
+
+/// A real lossless WebP of `w`×`h`.
+pub fn encoded_webp(w: u32, h: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 256) as u8).collect();
+    let mut out = Vec::new();
+    image_webp::WebPEncoder::new(&mut out)
+        .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
+        .expect("WebP");
+    out
+}

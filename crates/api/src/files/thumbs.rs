@@ -339,22 +339,32 @@ pub async fn thumb_php(
             ..
         }) => (name, pixels, format, quality_low),
     };
-    serve_thumb(&app, &version, &name, pixels, format, quality_low, &headers).await
+    let wanted = Wanted {
+        name,
+        pixels,
+        format,
+        quality_low,
+    };
+    serve_thumb(&app, &version, wanted, &headers).await
 }
 
-/// Serves the thumbnail `name` of the file version `version`, rendering and storing it
-/// first if it was never rendered.
-#[allow(clippy::too_many_arguments)]
-async fn serve_thumb(
-    app: &Arc<AppState>,
-    version: &FileVersion,
-    name: &str,
+/// A thumbnail to serve: its name, pixel size, format and quality.
+struct Wanted {
+    name: String,
     pixels: (i64, i64),
     format: thumb::Format,
     quality_low: bool,
+}
+
+/// Serves a thumbnail of the file version `version`, rendering and storing it first if it
+/// was never rendered.
+async fn serve_thumb(
+    app: &Arc<AppState>,
+    version: &FileVersion,
+    wanted: Wanted,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    match stored_or_rendered(app, version, name, pixels, format, quality_low).await {
+    match stored_or_rendered(app, version, wanted).await {
         Ok(t) => super::serve::serve_blob(app, &t.sha1, &t.mime, &t.timestamp, headers).await,
         Err(f) => f.into_response(),
     }
@@ -383,11 +393,15 @@ impl Failure {
 async fn stored_or_rendered(
     app: &Arc<AppState>,
     version: &FileVersion,
-    name: &str,
-    pixels: (i64, i64),
-    format: thumb::Format,
-    quality_low: bool,
+    wanted: Wanted,
 ) -> Result<Thumbnail, Failure> {
+    let Wanted {
+        name,
+        pixels,
+        format,
+        quality_low,
+    } = wanted;
+    let name = name.as_str();
     let meta = &version.meta;
     let stored = |t: Result<Option<Thumbnail>, mwstore_storage::StoreError>| match t {
         Ok(t) => Ok(t),
@@ -554,7 +568,13 @@ pub async fn serve_thumb_path(
             quality_low,
             ..
         }) if name == requested => {
-            serve_thumb(&app, &version, &name, pixels, format, quality_low, headers).await
+            let wanted = Wanted {
+                name,
+                pixels,
+                format,
+                quality_low,
+            };
+            serve_thumb(&app, &version, wanted, headers).await
         }
         Ok(Outcome::Thumb { name, .. }) => error_page(
             StatusCode::NOT_FOUND,
