@@ -134,6 +134,15 @@ pub fn render(
     decode_limits.max_alloc = Some(limits.max_memory);
     reader.limits(decode_limits);
     let mut decoder = reader.into_decoder().map_err(failed)?;
+    // What the decoder itself says it will allocate, whatever the caller was told: some
+    // decoders do not hold themselves to `max_alloc`.
+    let (dw, dh) = decoder.dimensions();
+    if u64::from(dw) * u64::from(dh) > limits.max_source_area {
+        return Err(RenderError::TooLarge(limits.max_source_area));
+    }
+    if decoder.total_bytes() > limits.max_memory {
+        return Err(RenderError::TooLarge(limits.max_source_area));
+    }
     let orientation = decoder.orientation().map_err(failed)?;
     let mut source = DynamicImage::from_decoder(decoder).map_err(failed)?;
     source.apply_orientation(orientation);
@@ -263,6 +272,19 @@ mod tests {
                 &LIMITS
             ),
             Err(RenderError::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn the_decoders_own_size_is_what_counts() {
+        // A header that declares 60000 × 60000, whatever size the caller believes.
+        let mut src = png(30, 20);
+        src[16..24].copy_from_slice(&[0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60]);
+        let crc = crc32fast::hash(&src[12..29]);
+        src[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            render(&src, "image/png", 600, (10, 7), Format::Png, false, &LIMITS),
+            Err(RenderError::TooLarge(_))
         ));
     }
 
