@@ -41,6 +41,26 @@ fn handler(meta: &FileMeta) -> Handler {
     thumb::handler_for(&meta.mime(), rotated(meta))
 }
 
+/// The thumbnail facts of the file `dbkey` (`mime` is `meta.mime()`, held by the caller).
+fn source<'a>(dbkey: &'a str, meta: &FileMeta, mime: &'a str) -> thumb::Source<'a> {
+    thumb::Source {
+        dbkey,
+        width: i64::from(meta.width),
+        height: i64::from(meta.height),
+        mime,
+        handler: handler(meta),
+    }
+}
+
+/// The pixels a source decodes to, as the area limit counts them: a drawing's size is only
+/// a number, so drawings count none.
+fn decoded_area(src: &thumb::Source<'_>) -> u64 {
+    match src.handler {
+        Handler::Svg => 0,
+        _ => u64::try_from(src.width.saturating_mul(src.height)).unwrap_or(u64::MAX),
+    }
+}
+
 /// `size-$1pixel` of a pixel count: `12.5 MP`.
 fn megapixels(area: u64) -> String {
     let mp = area as f64 / 1e6;
@@ -73,15 +93,8 @@ pub fn thumb_fields(
         return;
     }
     let (sw, sh) = (i64::from(meta.width), i64::from(meta.height));
-    let handler = handler(meta);
     let mime = meta.mime();
-    let src = thumb::Source {
-        dbkey,
-        width: sw,
-        height: sh,
-        mime: &mime,
-        handler,
-    };
+    let src = source(dbkey, meta, &mime);
     let params = asked(&src, p).params;
     let outcome = match thumb::transform(&src, &params) {
         Ok(o) => o,
@@ -98,9 +111,7 @@ pub fn thumb_fields(
             out.insert("thumbheight".into(), (*height).into());
         }
         Outcome::Thumb { client, .. } => {
-            let area = meta.width as u64 * meta.height as u64;
-            // A drawing's size is only a number: the limit is on decoded bitmaps.
-            if handler != Handler::Svg && area > app.config.thumbnail_max_source_area {
+            if decoded_area(&src) > app.config.thumbnail_max_source_area {
                 out.insert(
                     "thumberror".into(),
                     format!(
@@ -205,13 +216,7 @@ pub fn check_asked(
         return Ok(());
     }
     let mime = meta.mime();
-    let src = thumb::Source {
-        dbkey,
-        width: i64::from(meta.width),
-        height: i64::from(meta.height),
-        mime: &mime,
-        handler: handler(meta),
-    };
+    let src = source(dbkey, meta, &mime);
     let a = asked(&src, p);
     if a.unparsed_param {
         req.params.warn(
@@ -251,6 +256,45 @@ pub struct ThumbQuery {
     quality: Option<String>,
 }
 
+/// The page for a thumbnail of a file that does not exist.
+fn missing(dbkey: &str) -> Response<Body> {
+    error_page(
+        StatusCode::NOT_FOUND,
+        &format!("The source file '{dbkey}' does not exist."),
+    )
+}
+
+/// What a thumbnail request comes to: the thumbnail to serve, or the page that says why
+/// there is none.
+fn wanted(outcome: Result<Outcome, thumb::ThumbError>) -> Result<Wanted, Failure> {
+    match outcome {
+        Ok(Outcome::Thumb {
+            name,
+            pixels,
+            format,
+            quality_low,
+            ..
+        }) => Ok(Wanted {
+            name,
+            pixels,
+            format,
+            quality_low,
+        }),
+        Ok(Outcome::Original { .. }) => Err(Failure::page(
+            StatusCode::BAD_REQUEST,
+            "Error creating thumbnail: Image was not scaled, is the requested width bigger than the source?",
+        )),
+        Ok(Outcome::Icon) => Err(Failure::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error creating thumbnail: thumbnails of this file type are not rendered",
+        )),
+        Err(_) => Err(Failure::page(
+            StatusCode::BAD_REQUEST,
+            "Error creating thumbnail: Invalid thumbnail parameters",
+        )),
+    }
+}
+
 fn error_page(status: StatusCode, text: &str) -> Response<Body> {
     let esc = crate::http::html::escape;
     let mut r = crate::http::html::page(
@@ -283,12 +327,7 @@ pub async fn thumb_php(
     let dbkey = t.dbkey;
     let version = match app.repo.current_file(&dbkey).await {
         Ok(Some(v)) if v.name == dbkey => v,
-        _ => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &format!("The source file '{dbkey}' does not exist."),
-            )
-        }
+        _ => return missing(&dbkey),
     };
     let Some(width) = q.width.or(q.w) else {
         return error_page(
@@ -296,56 +335,17 @@ pub async fn thumb_php(
             "The specified thumbnail parameters are not valid: No width specified.",
         );
     };
-    let width: Option<i64> = width.trim_end_matches("px").parse().ok();
-    let meta = &version.meta;
-    let mime = meta.mime();
-    let handler = handler(meta);
-    let src = thumb::Source {
-        dbkey: &dbkey,
-        width: i64::from(meta.width),
-        height: i64::from(meta.height),
-        mime: &mime,
-        handler,
-    };
     let params = Params {
-        width,
+        width: width.trim_end_matches("px").parse().ok(),
         quality_low: q.quality.as_deref() == Some("low"),
         ..Params::default()
     };
-    let (name, pixels, format, quality_low) = match thumb::transform(&src, &params) {
-        Err(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "Error creating thumbnail: Invalid thumbnail parameters",
-            )
-        }
-        Ok(Outcome::Original { .. }) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "Error creating thumbnail: Image was not scaled, is the requested width bigger than the source?",
-            )
-        }
-        Ok(Outcome::Icon) => {
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error creating thumbnail: thumbnails of this file type are not rendered",
-            )
-        }
-        Ok(Outcome::Thumb {
-            name,
-            pixels,
-            format,
-            quality_low,
-            ..
-        }) => (name, pixels, format, quality_low),
-    };
-    let wanted = Wanted {
-        name,
-        pixels,
-        format,
-        quality_low,
-    };
-    serve_thumb(&app, &version, wanted, &headers).await
+    let mime = version.meta.mime();
+    let src = source(&dbkey, &version.meta, &mime);
+    match wanted(thumb::transform(&src, &params)) {
+        Ok(w) => serve_thumb(&app, &version, w, &headers).await,
+        Err(f) => f.into_response(),
+    }
 }
 
 /// A thumbnail to serve: its name, pixel size, format and quality.
@@ -424,12 +424,8 @@ async fn stored_or_rendered(
     if let Some(t) = stored(app.repo.thumbnail(&meta.sha1, name).await)? {
         return Ok(t);
     }
-    let handler = handler(meta);
     let mime = meta.mime();
-    let area = match handler {
-        Handler::Svg => 0,
-        _ => u64::from(meta.width) * u64::from(meta.height),
-    };
+    let area = decoded_area(&source(&version.name, meta, &mime));
     let limits = RenderLimits {
         max_memory: app.config.max_decode_memory,
         max_source_area: app.config.thumbnail_max_source_area,
@@ -526,75 +522,38 @@ pub async fn serve_thumb_path(
     let (e1, e2) = title::hash_dirs(&dbkey);
     let version = match app.repo.current_file(&dbkey).await {
         Ok(Some(v)) if v.name == dbkey && e1 == h1 && e2 == h2 => v,
-        _ => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &format!("The source file '{dbkey}' does not exist."),
-            )
-        }
+        _ => return missing(&dbkey),
     };
     let meta = &version.meta;
-    let handler = handler(meta);
+    let mime = meta.mime();
+    let src = source(&dbkey, meta, &mime);
     // `<param>-<name>`, with the format's extension after it when it differs.
     let param = requested
         .strip_suffix(&format!("-{dbkey}"))
         .or_else(|| {
-            let ext = thumb::format_for(&meta.mime()).ext();
+            let ext = thumb::format_for(&mime).ext();
             requested.strip_suffix(&format!("-{dbkey}.{ext}"))
         })
         .map(str::to_owned);
     let Some(params) = param
         .as_deref()
-        .and_then(|p| thumb::parse_param(handler, p))
+        .and_then(|p| thumb::parse_param(src.handler, p))
     else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The specified thumbnail parameters are not recognized.",
         );
     };
-    let mime = meta.mime();
-    let src = thumb::Source {
-        dbkey: &dbkey,
-        width: i64::from(meta.width),
-        height: i64::from(meta.height),
-        mime: &mime,
-        handler,
-    };
-    match thumb::transform(&src, &params) {
-        Ok(Outcome::Thumb {
-            name,
-            pixels,
-            format,
-            quality_low,
-            ..
-        }) if name == requested => {
-            let wanted = Wanted {
-                name,
-                pixels,
-                format,
-                quality_low,
-            };
-            serve_thumb(&app, &version, wanted, headers).await
-        }
-        Ok(Outcome::Thumb { name, .. }) => error_page(
+    match wanted(thumb::transform(&src, &params)) {
+        Ok(w) if w.name == requested => serve_thumb(&app, &version, w, headers).await,
+        Ok(w) => error_page(
             StatusCode::NOT_FOUND,
             &format!(
                 "The given path of the specified thumbnail is incorrect; expected '{}' but got '{h1}/{h2}/{file}/{thumb_name}'.",
-                thumb::thumb_path(&dbkey, &name).trim_start_matches("thumb/")
+                thumb::thumb_path(&dbkey, &w.name).trim_start_matches("thumb/")
             ),
         ),
-        Ok(Outcome::Original { .. }) => error_page(
-            StatusCode::BAD_REQUEST,
-            "Error creating thumbnail: Image was not scaled, is the requested width bigger than the source?",
-        ),
-        Ok(Outcome::Icon) => error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error creating thumbnail: thumbnails of this file type are not rendered",
-        ),
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "Error creating thumbnail: Invalid thumbnail parameters",
-        ),
+        Err(f) => f.into_response(),
     }
 }
 
