@@ -146,6 +146,64 @@ pub fn parse_param(handler: Handler, s: &str) -> Option<Params> {
     Some(p)
 }
 
+/// What a client asked for, as the file's handler reads it, and what was wrong with it.
+pub struct Asked {
+    pub params: Params,
+    /// `iiurlparam` did not parse (MediaWiki's `badurlparam` warning).
+    pub unparsed_param: bool,
+    /// `iiurlparam` named another width than `iiurlwidth`: (its width, the one used).
+    pub ignored_width: Option<(i64, i64)>,
+    /// `iiurlparam` parsed with a width of 0.
+    pub zero_width_param: bool,
+}
+
+/// What `iiurlwidth`, `iiurlheight` and `iiurlparam` ask of `src`: the width decides, a
+/// height alone means "the file's width, in a box this high", and the parameter string adds
+/// its extras (and its width when no `iiurlwidth` gave one).
+pub fn asked(
+    src: &Source<'_>,
+    url_width: Option<i64>,
+    url_height: Option<i64>,
+    url_param: Option<&str>,
+) -> Asked {
+    let mut params = match (url_width, url_height) {
+        (Some(w), h) => Params {
+            width: Some(w),
+            height: h,
+            ..Params::default()
+        },
+        (None, Some(h)) => Params {
+            width: Some(src.width),
+            height: Some(h),
+            ..Params::default()
+        },
+        (None, None) => Params::default(),
+    };
+    let mut a = Asked {
+        params: Params::default(),
+        unparsed_param: false,
+        ignored_width: None,
+        zero_width_param: false,
+    };
+    if let Some(raw) = url_param {
+        match parse_param(src.handler, raw) {
+            Some(parsed) => {
+                a.zero_width_param = parsed.width == Some(0);
+                match (params.width, parsed.width) {
+                    (None, w) => params.width = w,
+                    (Some(w), Some(pw)) if pw != w => a.ignored_width = Some((pw, w)),
+                    _ => {}
+                }
+                params.quality_low = parsed.quality_low;
+                params.lang = parsed.lang;
+            }
+            None => a.unparsed_param = true,
+        }
+    }
+    a.params = params;
+    a
+}
+
 /// What a thumbnail request comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -517,29 +575,10 @@ mod recorded {
                 .get(k)
                 .and_then(|v| v.as_str())
                 .and_then(|s| s.parse::<i64>().ok())
+                .filter(|v| *v != -1)
         };
-        let mut p = match (int("iiurlwidth"), int("iiurlheight")) {
-            (Some(w), h) if w != -1 => Params {
-                width: Some(w),
-                height: h.filter(|h| *h != -1),
-                ..Params::default()
-            },
-            (_, Some(h)) if h != -1 => Params {
-                width: Some(src.width),
-                height: Some(h),
-                ..Params::default()
-            },
-            _ => Params::default(),
-        };
-        if let Some(raw) = params.get("iiurlparam").and_then(|v| v.as_str()) {
-            if let Some(parsed) = parse_param(src.handler, raw) {
-                if p.width.is_none() {
-                    p.width = parsed.width;
-                }
-                p.quality_low = parsed.quality_low;
-                p.lang = parsed.lang;
-            }
-        }
+        let raw = params.get("iiurlparam").and_then(|v| v.as_str());
+        let p = asked(src, int("iiurlwidth"), int("iiurlheight"), raw).params;
         let name_of = |o: &Outcome| match o {
             Outcome::Thumb { name, .. } => name.clone(),
             _ => url_name.to_owned(),

@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use mwstore_domain::render::{self, RenderError, RenderLimits};
-use mwstore_domain::thumb::{self, Handler, Outcome, Params};
+use mwstore_domain::thumb::{self, Asked, Handler, Outcome, Params};
 use mwstore_domain::title;
 use mwstore_storage::coord::LockKey;
 use mwstore_storage::{FileMeta, FileVersion, RunningSha1, Thumbnail};
@@ -151,55 +151,9 @@ pub fn thumb_fields(
     }
 }
 
-/// What a client asked for, as the file's handler reads it, and what it said about it.
-pub struct Asked {
-    pub params: Params,
-    /// `iiurlparam` did not parse (MediaWiki's `badurlparam` warning).
-    pub unparsed_param: bool,
-    /// `iiurlparam` named another width than `iiurlwidth`: (its width, the one used).
-    pub ignored_width: Option<(i64, i64)>,
-    /// `iiurlparam` parsed with a width of 0.
-    pub zero_width_param: bool,
-}
-
 /// The thumbnail parameters `p` (`iiurlwidth`, `iiurlheight`, `iiurlparam`) ask of `src`.
-pub fn asked(src: &thumb::Source<'_>, p: &crate::query::imageinfo::InfoProps) -> Asked {
-    let mut params = match (p.url_width, p.url_height) {
-        (Some(w), h) => Params {
-            width: Some(w),
-            height: h,
-            ..Params::default()
-        },
-        (None, Some(h)) => Params {
-            width: Some(src.width),
-            height: Some(h),
-            ..Params::default()
-        },
-        (None, None) => Params::default(),
-    };
-    let mut a = Asked {
-        params: Params::default(),
-        unparsed_param: false,
-        ignored_width: None,
-        zero_width_param: false,
-    };
-    if let Some(raw) = &p.url_param {
-        match thumb::parse_param(src.handler, raw) {
-            Some(parsed) => {
-                a.zero_width_param = parsed.width == Some(0);
-                match (params.width, parsed.width) {
-                    (None, w) => params.width = w,
-                    (Some(w), Some(pw)) if pw != w => a.ignored_width = Some((pw, w)),
-                    _ => {}
-                }
-                params.quality_low = parsed.quality_low;
-                params.lang = parsed.lang;
-            }
-            None => a.unparsed_param = true,
-        }
-    }
-    a.params = params;
-    a
+fn asked(src: &thumb::Source<'_>, p: &crate::query::imageinfo::InfoProps) -> Asked {
+    thumb::asked(src, p.url_width, p.url_height, p.url_param.as_deref())
 }
 
 /// Checks, before an imageinfo answer is built, that the thumbnail parameters make sense
