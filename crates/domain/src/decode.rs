@@ -74,7 +74,8 @@ impl Clock {
     }
 }
 
-/// Decodes the pixel data of a raster file of MIME type `mime` (other types pass).
+/// Decodes the pixel data of a raster file of MIME type `mime` (other types pass). Call it on
+/// what [`crate::raster::check_raster`] accepted: PNG checksums are not verified again.
 pub fn check_pixels(
     content: &dyn Content,
     mime: &str,
@@ -138,8 +139,10 @@ fn png_stop(e: png::DecodingError) -> Stop {
 fn png(content: &dyn Content, limits: &DecodeLimits, clock: &mut Clock) -> Decoded {
     let bytes = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
     let mut decoder = png::Decoder::new_with_limits(buffered(content), png::Limits { bytes });
-    // Text chunks were read (and expanded) by the structural walk.
+    // Text chunks were read (and expanded) and every chunk's checksum verified by the
+    // structural walk, which runs first: neither is done twice.
     decoder.set_ignore_text_chunk(true);
+    decoder.ignore_checksums(true);
     let mut reader = decoder.read_info().map_err(png_stop)?;
     // An animated PNG's frames follow its default image (IDAT), which is the first frame
     // when an fcTL chunk comes before it.
