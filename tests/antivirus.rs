@@ -39,17 +39,6 @@ const HINT: &str = "The antivirus tests need ClamAV's daemon: install it (Debian
 // clamd: found or installed, then started in a temporary directory.
 // ---------------------------------------------------------------------------------------------
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 /// `MWSTORE_TEST_CLAMD`, else `clamd` on PATH or in the sbin directories.
 fn find_clamd() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MWSTORE_TEST_CLAMD") {
@@ -62,57 +51,14 @@ fn find_clamd() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Installs Debian's clamav-daemon (the package lists are updated only if the first try
-/// fails), holding `target/clamav-install.lock` against other test processes.
-fn install_clamd() -> Result<PathBuf, String> {
-    let target = repo_root().join("target");
-    fs::create_dir_all(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
-    let lock_path = target.join("clamav-install.lock");
-    let lock =
-        File::create(&lock_path).map_err(|e| format!("create {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
-    // Another process may have installed it while this one waited for the lock.
-    if let Some(p) = find_clamd() {
-        return Ok(p);
-    }
-    if !is_root() {
-        return Err(format!(
-            "clamd is not installed, and this test is not root so it cannot install it. {HINT}"
-        ));
-    }
-    let apt = |args: &[&str]| {
-        let mut c = Command::new("apt-get");
-        c.args(["-o", "DPkg::Lock::Timeout=120"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null());
-        run_command(&mut c, "apt-get", "")
-    };
-    let install = || apt(&["install", "-y", "--no-install-recommends", "clamav-daemon"]);
-    eprintln!("antivirus: clamd not found; installing clamav-daemon with apt-get");
-    if let Err(first) = install() {
-        eprintln!("antivirus: {first}\nantivirus: updating the package lists and trying again");
-        apt(&["update"]).map_err(|e| format!("{e}\n{HINT}"))?;
-        install().map_err(|e| format!("{e}\n{HINT}"))?;
-    }
-    drop(lock);
-    find_clamd().ok_or_else(|| format!("clamav-daemon is installed, yet there is no clamd. {HINT}"))
-}
-
 /// The clamd binary, installed if need be (once per process; other callers wait).
 fn clamd_binary() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BIN.get_or_init(|| find_clamd().map_or_else(install_clamd, Ok)) {
+    let found = || found_or_installed("clamav", &["clamav-daemon"], HINT, find_clamd);
+    match BIN.get_or_init(found) {
         Ok(p) => p.clone(),
         Err(e) => panic!("no clamd for the antivirus tests:\n{e}"),
     }
-}
-
-/// A port on 127.0.0.1 that nothing listens on (just now).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local addr").port()
 }
 
 /// A clamd of this test's own, stopped when dropped.

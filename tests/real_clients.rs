@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{run_command, Server};
+use common::{repo_root, run_command, Server};
 use sha1::Digest;
 
 /// Grants of the bot password the clients log in with.
@@ -27,10 +27,6 @@ const GRANTS: &str = "basic,uploadfile,uploadeditmovefile,createeditmovepage,hig
 
 /// How long one client script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The Python interpreter used to create the venv (`MWSTORE_TEST_PYTHON`, else `python3`).
 fn base_python() -> String {

@@ -193,7 +193,7 @@ impl Server {
     }
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -1340,4 +1340,73 @@ pub fn encoded_webp(w: u32, h: u32) -> Vec<u8> {
         .encode(&pixels, w, h, image_webp::ColorType::Rgb8)
         .expect("WebP");
     out
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port on 127.0.0.1 that nothing listens on (just now).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("local addr").port()
+}
+
+/// What `find` finds, after installing Debian's `packages` with apt-get if it found nothing
+/// (as root; the package lists are updated only if the first try fails). Test processes
+/// that run at once wait for each other on `target/<lock>.lock`. `hint` says what to do
+/// when that is not possible.
+pub fn found_or_installed<T>(
+    what: &str,
+    packages: &[&str],
+    hint: &str,
+    find: impl Fn() -> Option<T>,
+) -> Result<T, String> {
+    if let Some(t) = find() {
+        return Ok(t);
+    }
+    let target = repo_root().join("target");
+    std::fs::create_dir_all(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
+    let lock_path = target.join(format!("{what}-install.lock"));
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| format!("create {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
+    // Another process may have installed it while this one waited for the lock.
+    if let Some(t) = find() {
+        return Ok(t);
+    }
+    if !is_root() {
+        return Err(format!(
+            "{what} is not installed, and this test is not root so it cannot install it. {hint}"
+        ));
+    }
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(["-o", "DPkg::Lock::Timeout=120"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null());
+        run_command(&mut c, "apt-get", "")
+    };
+    let mut install_args = vec!["install", "-y", "--no-install-recommends"];
+    install_args.extend_from_slice(packages);
+    let install = || apt(&install_args);
+    eprintln!(
+        "{what}: not found; installing {} with apt-get",
+        packages.join(" ")
+    );
+    if let Err(first) = install() {
+        eprintln!("{what}: {first}\n{what}: updating the package lists and trying again");
+        apt(&["update"]).map_err(|e| format!("{e}\n{hint}"))?;
+        install().map_err(|e| format!("{e}\n{hint}"))?;
+    }
+    drop(lock);
+    find().ok_or_else(|| {
+        format!(
+            "{} installed, yet {what} is not there. {hint}",
+            packages.join(" ")
+        )
+    })
 }
