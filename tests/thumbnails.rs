@@ -370,3 +370,193 @@ async fn a_deleted_files_thumbnails_are_swept() {
     c.ok("gone", !path.exists(), path.display());
     c.finish();
 }
+
+/// The pixel size of an image body.
+fn size_of(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::load_from_memory(bytes)
+        .ok()
+        .map(|i| (i.width(), i.height()))
+}
+
+#[tokio::test]
+async fn old_versions_stashed_files_icons_and_purge() {
+    let server = Server::start_with_config(
+        "file_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"webp\", \"svg\", \"wav\"]\n",
+    );
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+    let first = make_png(400, 300, 1);
+    let second = make_png(200, 100, 2);
+    c.upload_result(
+        &alice.upload_resp("Versions.png", &first, &[]).await,
+        "Success",
+    );
+
+    c.step("the upload answer's notice shows a 300px thumbnail with its srcset");
+    let r = alice
+        .upload_resp("Versions.png", &second, &[("ignorewarnings", "1")])
+        .await;
+    let up = c.upload_result(&r, "Success");
+    let html = up["imageinfo"]["html"].as_str().unwrap_or("").to_owned();
+    c.ok(
+        "no thumbnail for a 200px file: the original, unscaled",
+        html.contains("/Versions.png\" decoding=\"async\" width=\"200\" height=\"100\" class=\"thumbimage\" />"),
+        &html,
+    );
+
+    c.step("an old version's thumbnails live under thumb/archive/ and are rendered");
+    let (_, _, body) = alice
+        .get(&[
+            ("action", "query"),
+            ("format", "json"),
+            ("formatversion", "2"),
+            ("prop", "imageinfo"),
+            ("titles", "File:Versions.png"),
+            ("iiprop", "url|size|thumbmime|archivename"),
+            ("iilimit", "2"),
+            ("iiurlwidth", "120"),
+        ])
+        .await;
+    let old = body["query"]["pages"][0]["imageinfo"][1].clone();
+    let archive = old["archivename"].as_str().unwrap_or("").to_owned();
+    let url = old["thumburl"].as_str().unwrap_or("").to_owned();
+    c.ok(
+        "archive thumb URL",
+        url.contains("/w/images/thumb/archive/")
+            && url.ends_with(&format!(
+                "/{}/120px-Versions.png",
+                archive.replace('!', "%21")
+            )),
+        &old,
+    );
+    c.eq("thumbmime", &old["thumbmime"], &json!("image/png"));
+    c.eq(
+        "key order",
+        keys(&old),
+        strings(&[
+            "size",
+            "width",
+            "height",
+            "thumburl",
+            "thumbwidth",
+            "thumbheight",
+            "thumbmime",
+            "responsiveUrls",
+            "url",
+            "descriptionurl",
+            "descriptionshorturl",
+            "archivename",
+        ]),
+    );
+    let r = reqwest::get(&url).await.expect("GET");
+    c.eq("served", r.status().as_u16(), 200);
+    c.ok(
+        "cached as immutable",
+        header(r.headers(), "cache-control").contains("immutable"),
+        header(r.headers(), "cache-control"),
+    );
+    let bytes = r.bytes().await.expect("body");
+    c.eq("its size", size_of(&bytes), Some((120, 90)));
+    let wrong = url.replace("archive/", "archive/x");
+    let (status, _, _, _) = fetch(&wrong).await;
+    c.eq("a wrong path is not served", status, 404);
+
+    c.step("a stashed file's thumbnail, for its owner only");
+    let r = alice
+        .upload_resp("Stashed-thumb.png", &first, &[("stash", "1")])
+        .await;
+    let key = c.upload_result(&r, "Success")["filekey"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let (_, _, body) = alice
+        .get(&[
+            ("action", "query"),
+            ("format", "json"),
+            ("formatversion", "2"),
+            ("prop", "stashimageinfo"),
+            ("siifilekey", &key),
+            ("siiprop", "url|size"),
+            ("siiurlwidth", "100"),
+        ])
+        .await;
+    let sii = &body["query"]["stashimageinfo"][0];
+    let turl = sii["thumburl"].as_str().unwrap_or("").to_owned();
+    c.ok(
+        "Special:UploadStash/thumb URL",
+        turl.ends_with(&format!("Special:UploadStash/thumb/{key}/100px-{key}")),
+        sii,
+    );
+    let (status, h, bytes) = alice.fetch(reqwest::Method::GET, &turl, &[]).await;
+    c.eq("served to its owner", status, 200);
+    c.eq("as PNG", header(&h, "content-type").as_str(), "image/png");
+    c.eq("its size", size_of(&bytes), Some((100, 75)));
+    let (status, _, _, _) = fetch(&turl).await;
+    c.ok("not to anyone else", status != 200, status);
+
+    c.step("a file no thumbnail can be made of has MediaWiki's icon");
+    let wav = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x00\x00\x00\x00";
+    c.upload_result(&alice.upload_resp("Sound.wav", wav, &[]).await, "Success");
+    let ii = info(&alice, "Sound.wav", &[("iiurlwidth", "220")]).await;
+    c.ok(
+        "icon URL",
+        ii["thumburl"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/w/resources/assets/file-type-icons/fileicon.png")),
+        &ii,
+    );
+    c.eq("120 wide", &ii["thumbwidth"], &json!(120));
+    c.eq("120 high", &ii["thumbheight"], &json!(120));
+    c.eq("no thumbmime", &ii["thumbmime"], &Value::Null);
+    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq(
+        "the icon is served",
+        (status, ctype.as_str(), size),
+        (200, "image/png", Some((120, 120))),
+    );
+
+    c.step("action=purge forgets a file's thumbnails; they are rendered again");
+    let ii = info(&alice, "Versions.png", &[("iiurlwidth", "50")]).await;
+    let url = ii["thumburl"].as_str().unwrap_or("").to_owned();
+    let r = reqwest::get(&url).await.expect("GET");
+    let blob = header(r.headers(), "etag").trim_matches('"').to_owned();
+    let path = blob_path(&server.data_dir(), &blob);
+    c.ok("its blob is on disk", path.is_file(), path.display());
+    let (status, _, body) = alice
+        .post(&[
+            ("action", "purge"),
+            ("format", "json"),
+            ("titles", "File:Versions.png|File:No such file.png"),
+        ])
+        .await;
+    c.eq("purge answered", status, 200);
+    c.json(
+        "purge answer",
+        &body,
+        &json!({"batchcomplete": "", "purge": [
+            {"ns": 6, "title": "File:No such file.png", "missing": ""},
+            {"ns": 6, "title": "File:Versions.png", "purged": ""},
+        ]}),
+    );
+    c.ok(
+        "the thumbnail's blob is gone",
+        !path.exists(),
+        path.display(),
+    );
+    let (status, _, size, _) = fetch(&url).await;
+    c.eq("rendered again", (status, size), (200, Some((50, 25))));
+    let (_, _, body) = alice
+        .get(&[
+            ("action", "purge"),
+            ("format", "json"),
+            ("titles", "File:Versions.png"),
+        ])
+        .await;
+    c.eq(
+        "purge must be posted",
+        &body["error"]["code"],
+        &json!("mustbeposted"),
+    );
+    c.finish();
+}

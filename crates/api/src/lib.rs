@@ -186,6 +186,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api.php", any(http::entry::entry))
         .route("/w/images/{*path}", get(files::serve::serve_image))
         .route("/w/thumb.php", get(files::thumbs::thumb_php))
+        .route(
+            "/w/resources/assets/file-type-icons/{name}",
+            get(files::thumbs::serve_icon),
+        )
         .route("/w/index.php", get(files::pages::index))
         .route("/", get(files::pages::root))
         .with_state(state)

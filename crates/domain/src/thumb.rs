@@ -224,6 +224,34 @@ pub enum Outcome {
 /// The size of the icon that stands for a file without thumbnails.
 pub const ICON_SIZE: i64 = 120;
 
+/// The extensions MediaWiki has a file-type icon of its own for; other files get the
+/// generic `fileicon.png`.
+const ICON_EXTENSIONS: &[&str] = &[
+    "c", "cpp", "deb", "djvu", "dvi", "exe", "h", "html", "iso", "java", "mid", "mov", "mpga", "o",
+    "ogg", "pdf", "ps", "psd", "rm", "rpm", "svg", "tar", "tex", "ttf", "txt", "xcf",
+];
+
+/// The file name of the icon that stands for the file `dbkey` when no thumbnail can be
+/// made: `fileicon-<ext>.png` where such an icon exists, else `fileicon.png` (served under
+/// `/w/resources/assets/file-type-icons/`).
+pub fn icon_name(dbkey: &str) -> String {
+    let ext = normalized_ext(dbkey);
+    if ICON_EXTENSIONS.contains(&ext.as_str()) {
+        format!("fileicon-{ext}.png")
+    } else {
+        "fileicon.png".to_owned()
+    }
+}
+
+/// Whether `name` is one of the icons [`icon_name`] hands out.
+pub fn is_icon_name(name: &str) -> bool {
+    name == "fileicon.png"
+        || name
+            .strip_prefix("fileicon-")
+            .and_then(|n| n.strip_suffix(".png"))
+            .is_some_and(|ext| ICON_EXTENSIONS.contains(&ext))
+}
+
 /// Why a request has no thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ThumbError {

@@ -1,6 +1,7 @@
 //! The actions of `api.php`, parsed into [`Action`] before any of them runs, and run.
 
 pub mod delete;
+pub mod purge;
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
@@ -23,6 +24,7 @@ pub enum Action {
     Upload(Box<UploadRequest>),
     Delete,
     Undelete,
+    Purge,
 }
 
 impl Action {
@@ -41,6 +43,7 @@ impl Action {
             "upload" => Action::Upload(Box::new(UploadRequest::parse(req)?)),
             "delete" => Action::Delete,
             "undelete" => Action::Undelete,
+            "purge" => Action::Purge,
             other => return Err(ApiError::bad_value("action", other)),
         })
     }
@@ -65,6 +68,7 @@ pub async fn run(req: &mut Req, action: Action) -> Result<RunOutcome, ApiError> 
         Action::Upload(upload) => crate::ingest::execute(req, *upload).await?,
         Action::Delete => delete::delete(req).await?,
         Action::Undelete => delete::undelete(req).await?,
+        Action::Purge => purge::purge(req).await?,
     };
     Ok(RunOutcome::Data(data))
 }

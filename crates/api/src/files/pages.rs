@@ -50,21 +50,8 @@ pub async fn index(
         },
         _ => return root().await,
     };
-    if let Some(key) = title_text.strip_prefix("Special:UploadStash/file/") {
-        // Stashed files are served to their owner only.
-        let Some(uid) = session_user(&app, &headers).await else {
-            return html_page(StatusCode::FORBIDDEN, "<!DOCTYPE html>\n<html><body><p>Login required: the upload stash is only available to logged-in users.</p></body></html>\n");
-        };
-        return match app.repo.stash_get(key).await.ok().flatten() {
-            Some(e)
-                if e.user_id == uid
-                    && e.expires > Req::now()
-                    && e.status == mwstore_storage::StashStatus::Finished =>
-            {
-                serve_blob(&app, &e.meta.sha1, &e.meta.mime(), &e.timestamp, &headers).await
-            }
-            _ => not_found(),
-        };
+    if let Some(rest) = title_text.strip_prefix("Special:UploadStash/") {
+        return stash_page(&app, rest, &headers).await;
     }
     // Special:FilePath/X and Special:Redirect/file/X lead to the file itself.
     for prefix in ["Special:FilePath/", "Special:Redirect/file/"] {
@@ -98,6 +85,34 @@ pub async fn index(
         return not_found();
     }
     description_page(&app, &t.dbkey).await
+}
+
+/// `Special:UploadStash/file/<key>` and `Special:UploadStash/thumb/<key>/<thumb name>`:
+/// a stashed file or a thumbnail of it, served to the owner of the stash entry only.
+async fn stash_page(app: &Arc<AppState>, rest: &str, headers: &HeaderMap) -> Response<Body> {
+    let (key, thumb) = if let Some(key) = rest.strip_prefix("file/") {
+        (key, None)
+    } else if let Some((key, thumb)) = rest.strip_prefix("thumb/").and_then(|r| r.split_once('/')) {
+        (key, Some(thumb))
+    } else {
+        return not_found();
+    };
+    let Some(uid) = session_user(app, headers).await else {
+        return html_page(StatusCode::FORBIDDEN, "<!DOCTYPE html>\n<html><body><p>Login required: the upload stash is only available to logged-in users.</p></body></html>\n");
+    };
+    match app.repo.stash_get(key).await.ok().flatten() {
+        Some(e)
+            if e.user_id == uid
+                && e.expires > Req::now()
+                && e.status == mwstore_storage::StashStatus::Finished =>
+        {
+            match thumb {
+                None => serve_blob(app, &e.meta.sha1, &e.meta.mime(), &e.timestamp, headers).await,
+                Some(t) => crate::files::thumbs::serve_stash_thumb(app, &e, t, headers).await,
+            }
+        }
+        _ => not_found(),
+    }
 }
 
 async fn description_page(app: &AppState, name: &str) -> Response<Body> {

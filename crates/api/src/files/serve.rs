@@ -56,6 +56,18 @@ pub async fn serve_blob(
     timestamp: &str,
     headers: &HeaderMap,
 ) -> Response<Body> {
+    serve_blob_cached(app, sha1, mime, timestamp, headers, None).await
+}
+
+/// [`serve_blob`] with a `Cache-Control` header.
+pub async fn serve_blob_cached(
+    app: &AppState,
+    sha1: &str,
+    mime: &str,
+    timestamp: &str,
+    headers: &HeaderMap,
+    cache_control: Option<&'static str>,
+) -> Response<Body> {
     let len = match app.blobs.head(sha1).await {
         Ok(Some(info)) => info.size,
         Ok(None) => return not_found(),
@@ -77,6 +89,9 @@ pub async fn serve_blob(
         );
     if let Some(lm) = &last_modified {
         base = base.header(header::LAST_MODIFIED, lm);
+    }
+    if let Some(cc) = cache_control {
+        base = base.header(header::CACHE_CONTROL, cc);
     }
     // Conditional requests.
     let inm = headers
@@ -148,6 +163,34 @@ pub async fn serve_blob(
     }
 }
 
+/// A small asset built into the server: with an ETag of its content, cacheable for a day.
+pub fn serve_static(
+    bytes: &'static [u8],
+    mime: &'static str,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let mut hash = mwstore_storage::RunningSha1::new();
+    hash.update(bytes);
+    let etag = format!("\"{}\"", hash.hex());
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let base = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, "public, max-age=86400")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    let r = if matches {
+        base.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        base.status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CONTENT_LENGTH, bytes.len())
+            .body(Body::from(bytes))
+    };
+    r.unwrap_or_else(|_| not_found())
+}
+
 /// `/w/images/<h1>/<h2>/<name>`, `/w/images/archive/<h1>/<h2>/<ts>!<name>` and thumbnails,
 /// `/w/images/thumb/<h1>/<h2>/<name>/<thumb name>`.
 pub async fn serve_image(
@@ -156,8 +199,27 @@ pub async fn serve_image(
     headers: HeaderMap,
 ) -> Response<Body> {
     let parts: Vec<&str> = path.split('/').collect();
-    if let ["thumb", h1, h2, file, thumb_name] = parts.as_slice() {
-        return super::thumbs::serve_thumb_path(app, h1, h2, file, thumb_name, &headers).await;
+    use super::thumbs::{serve_thumb_path, ThumbPath};
+    match parts.as_slice() {
+        ["thumb", "archive", h1, h2, archive, thumb] => {
+            let path = ThumbPath::Archive {
+                h1,
+                h2,
+                archive,
+                thumb,
+            };
+            return serve_thumb_path(app, path, &headers).await;
+        }
+        ["thumb", h1, h2, file, thumb] => {
+            let path = ThumbPath::Current {
+                h1,
+                h2,
+                file,
+                thumb,
+            };
+            return serve_thumb_path(app, path, &headers).await;
+        }
+        _ => {}
     }
     let (archive, h1, h2, file) = match parts.as_slice() {
         ["archive", h1, h2, f] => (true, *h1, *h2, *f),

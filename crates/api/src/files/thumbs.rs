@@ -21,7 +21,7 @@ use mwstore_domain::render::{self, RenderError, RenderLimits};
 use mwstore_domain::thumb::{self, Asked, Handler, Outcome, Params};
 use mwstore_domain::title;
 use mwstore_storage::coord::LockKey;
-use mwstore_storage::{FileMeta, FileVersion, RunningSha1, Thumbnail};
+use mwstore_storage::{FileMeta, RunningSha1, Thumbnail};
 
 use crate::AppState;
 
@@ -68,23 +68,58 @@ fn megapixels(area: u64) -> String {
     format!("{} MP", text.trim_end_matches(".0"))
 }
 
-/// The URL of the thumbnail `name` of `dbkey`: `/w/images/thumb/<h1>/<h2>/<name>/<thumb>`,
-/// rendered the first time it is asked for.
-fn thumb_url(app: &AppState, dbkey: &str, name: &str) -> String {
-    format!(
-        "{}{}/images/{}",
-        app.server,
-        crate::SCRIPT_PATH,
-        thumb::thumb_path(dbkey, name)
-    )
+/// Which file a thumbnail is made of, and so where its URL points.
+#[derive(Debug, Clone, Copy)]
+pub enum ThumbOf<'a> {
+    /// The current version of the file `dbkey`:
+    /// `/w/images/thumb/<h1>/<h2>/<dbkey>/<thumb>`.
+    Current(&'a str),
+    /// The old version `archive` (`<timestamp>!<dbkey>`) of `dbkey`:
+    /// `/w/images/thumb/archive/<h1>/<h2>/<archive>/<thumb>`.
+    Archive { dbkey: &'a str, archive: &'a str },
+    /// The stashed file `key`, for its owner:
+    /// `/w/index.php?title=Special:UploadStash/thumb/<key>/<thumb>`.
+    Stash(&'a str),
 }
 
-/// Adds `thumburl`, `thumbwidth`, `thumbheight` and `responsiveUrls` (or `thumberror`) for
-/// the size asked in `p`, to an imageinfo entry of `dbkey` whose original is at `url`.
+impl ThumbOf<'_> {
+    /// The name thumbnails are named after: the file's, or the stash key.
+    fn name(&self) -> &str {
+        match self {
+            ThumbOf::Current(n) | ThumbOf::Archive { dbkey: n, .. } | ThumbOf::Stash(n) => n,
+        }
+    }
+
+    /// The URL of the thumbnail `thumb` (a name made by [`thumb::thumb_name`]), rendered the
+    /// first time it is asked for.
+    fn url(&self, app: &AppState, thumb: &str) -> String {
+        let base = format!("{}{}", app.server, crate::SCRIPT_PATH);
+        match self {
+            ThumbOf::Current(dbkey) => format!("{base}/images/{}", thumb::thumb_path(dbkey, thumb)),
+            ThumbOf::Archive { dbkey, archive } => {
+                let (h1, h2) = title::hash_dirs(dbkey);
+                format!(
+                    "{base}/images/thumb/archive/{h1}/{h2}/{}/{}",
+                    title::rawurlencode(archive),
+                    title::rawurlencode(thumb)
+                )
+            }
+            ThumbOf::Stash(key) => format!(
+                "{base}/index.php?title=Special:UploadStash/thumb/{}/{}",
+                title::wfurlencode(key),
+                title::wfurlencode(thumb)
+            ),
+        }
+    }
+}
+
+/// Adds `thumburl`, `thumbwidth`, `thumbheight`, `thumbmime` (when asked) and
+/// `responsiveUrls`, or `thumberror`, for the size asked in `p`, to an imageinfo entry of
+/// the file `of`, whose original is at `url`.
 pub fn thumb_fields(
     app: &AppState,
     out: &mut Map<String, Value>,
-    dbkey: &str,
+    of: ThumbOf<'_>,
     url: &str,
     meta: &FileMeta,
     p: &crate::query::imageinfo::InfoProps,
@@ -92,63 +127,70 @@ pub fn thumb_fields(
     if p.url_width.is_none() && p.url_height.is_none() && p.url_param.is_none() {
         return;
     }
-    let (sw, sh) = (i64::from(meta.width), i64::from(meta.height));
     let mime = meta.mime();
-    let src = source(dbkey, meta, &mime);
+    let src = source(of.name(), meta, &mime);
     let params = asked(&src, p).params;
     let outcome = match thumb::transform(&src, &params) {
         Ok(o) => o,
         Err(_) => return,
     };
+    if matches!(outcome, Outcome::Thumb { .. })
+        && decoded_area(&src) > app.config.thumbnail_max_source_area
+    {
+        out.insert(
+            "thumberror".into(),
+            format!(
+                "Error creating thumbnail: File with dimensions greater than {}",
+                megapixels(app.config.thumbnail_max_source_area)
+            )
+            .into(),
+        );
+        return;
+    }
     let url_of = |o: &Outcome| match o {
-        Outcome::Thumb { name, .. } => thumb_url(app, dbkey, name),
+        Outcome::Thumb { name, .. } => of.url(app, name),
         _ => url.to_owned(),
     };
-    match &outcome {
+    let (thumb_url, (width, height), thumb_mime) = match &outcome {
         Outcome::Original { width, height } => {
-            out.insert("thumburl".into(), url.into());
-            out.insert("thumbwidth".into(), (*width).into());
-            out.insert("thumbheight".into(), (*height).into());
+            (url.to_owned(), (*width, *height), Some(mime.clone()))
         }
-        Outcome::Thumb { client, .. } => {
-            if decoded_area(&src) > app.config.thumbnail_max_source_area {
-                out.insert(
-                    "thumberror".into(),
-                    format!(
-                        "Error creating thumbnail: File with dimensions greater than {}",
-                        megapixels(app.config.thumbnail_max_source_area)
-                    )
-                    .into(),
-                );
-                return;
-            }
-            out.insert("thumburl".into(), url_of(&outcome).into());
-            out.insert("thumbwidth".into(), client.0.into());
-            out.insert("thumbheight".into(), client.1.into());
-            let responsive = thumb::responsive(&src, &params, &outcome);
-            if !responsive.is_empty() {
-                let mut r = Map::new();
-                for (key, o) in responsive {
-                    r.insert(key.into(), url_of(&o).into());
-                }
-                out.insert("responsiveUrls".into(), Value::Object(r));
-            }
+        Outcome::Thumb { client, format, .. } => {
+            (url_of(&outcome), *client, Some(format.mime().to_owned()))
         }
-        Outcome::Icon => {
-            // No renderer: the original stands for its thumbnail, at the size asked.
-            let (w, h) = (sw.max(1) as f64, sh.max(1) as f64);
-            let mut scale: f64 = 1.0;
-            if let Some(uw) = p.url_width {
-                scale = scale.min(uw as f64 / w);
-            }
-            if let Some(uh) = p.url_height {
-                scale = scale.min(uh as f64 / h);
-            }
-            out.insert("thumburl".into(), url.into());
-            out.insert("thumbwidth".into(), ((w * scale).round() as u64).into());
-            out.insert("thumbheight".into(), ((h * scale).round() as u64).into());
-        }
+        Outcome::Icon => (
+            icon_url(app, of.name()),
+            (thumb::ICON_SIZE, thumb::ICON_SIZE),
+            None,
+        ),
+    };
+    out.insert("thumburl".into(), thumb_url.into());
+    out.insert("thumbwidth".into(), width.into());
+    out.insert("thumbheight".into(), height.into());
+    if p.has("thumbmime") {
+        out.insert(
+            "thumbmime".into(),
+            thumb_mime.map_or(Value::Null, Value::from),
+        );
     }
+    let responsive = thumb::responsive(&src, &params, &outcome);
+    if !responsive.is_empty() {
+        let mut r = Map::new();
+        for (key, o) in responsive {
+            r.insert(key.into(), url_of(&o).into());
+        }
+        out.insert("responsiveUrls".into(), Value::Object(r));
+    }
+}
+
+/// The URL of the icon that stands for a file no thumbnail can be made of.
+fn icon_url(app: &AppState, dbkey: &str) -> String {
+    format!(
+        "{}{}/resources/assets/file-type-icons/{}",
+        app.server,
+        crate::SCRIPT_PATH,
+        thumb::icon_name(dbkey)
+    )
 }
 
 /// The thumbnail parameters `p` (`iiurlwidth`, `iiurlheight`, `iiurlparam`) ask of `src`.
@@ -208,7 +250,15 @@ pub struct ThumbQuery {
     width: Option<String>,
     w: Option<String>,
     quality: Option<String>,
+    /// `archived=1`: `f` names an old version (`<timestamp>!<name>`).
+    archived: Option<String>,
 }
+
+/// `Cache-Control` of thumbnails of an old version: their content never changes.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of thumbnails of a file's current version, which an overwrite or a
+/// revert replaces under the same URL: cached for a day, then revalidated by ETag.
+const CURRENT: &str = "public, max-age=86400";
 
 /// The page for a thumbnail of a file that does not exist.
 fn missing(dbkey: &str) -> Response<Body> {
@@ -279,8 +329,17 @@ pub async fn thumb_php(
         );
     };
     let dbkey = t.dbkey;
-    let version = match app.repo.current_file(&dbkey).await {
-        Ok(Some(v)) if v.name == dbkey => v,
+    let archived = q
+        .archived
+        .as_deref()
+        .is_some_and(|a| !a.is_empty() && a != "0");
+    let found = if archived {
+        app.repo.old_file(&dbkey).await
+    } else {
+        app.repo.current_file(&dbkey).await
+    };
+    let version = match found {
+        Ok(Some(v)) if archived || v.name == dbkey => v,
         _ => return missing(&dbkey),
     };
     let Some(width) = q.width.or(q.w) else {
@@ -295,9 +354,12 @@ pub async fn thumb_php(
         ..Params::default()
     };
     let mime = version.meta.mime();
-    let src = source(&dbkey, &version.meta, &mime);
+    let src = source(&version.name, &version.meta, &mime);
     match wanted(thumb::transform(&src, &params)) {
-        Ok(w) => serve_thumb(&app, &version, w, &headers).await,
+        Ok(w) => {
+            let cache = if archived { IMMUTABLE } else { CURRENT };
+            serve_thumb(&app, &version.meta, &version.name, w, &headers, cache).await
+        }
         Err(f) => f.into_response(),
     }
 }
@@ -310,16 +372,28 @@ struct Wanted {
     quality_low: bool,
 }
 
-/// Serves a thumbnail of the file version `version`, rendering and storing it first if it
-/// was never rendered.
+/// Serves a thumbnail of the content `meta` (of the file called `label`, for the logs),
+/// rendering and storing it first if it was never rendered.
 async fn serve_thumb(
     app: &Arc<AppState>,
-    version: &FileVersion,
+    meta: &FileMeta,
+    label: &str,
     wanted: Wanted,
     headers: &HeaderMap,
+    cache: &'static str,
 ) -> Response<Body> {
-    match stored_or_rendered(app, version, wanted).await {
-        Ok(t) => super::serve::serve_blob(app, &t.sha1, &t.mime, &t.timestamp, headers).await,
+    match stored_or_rendered(app, meta, label, wanted).await {
+        Ok(t) => {
+            super::serve::serve_blob_cached(
+                app,
+                &t.sha1,
+                &t.mime,
+                &t.timestamp,
+                headers,
+                Some(cache),
+            )
+            .await
+        }
         Err(f) => f.into_response(),
     }
 }
@@ -346,7 +420,8 @@ impl Failure {
 /// The stored thumbnail, or a new rendering of it, stored.
 async fn stored_or_rendered(
     app: &Arc<AppState>,
-    version: &FileVersion,
+    meta: &FileMeta,
+    label: &str,
     wanted: Wanted,
 ) -> Result<Thumbnail, Failure> {
     let Wanted {
@@ -356,7 +431,6 @@ async fn stored_or_rendered(
         quality_low,
     } = wanted;
     let name = name.as_str();
-    let meta = &version.meta;
     let stored = |t: Result<Option<Thumbnail>, mwstore_storage::StoreError>| match t {
         Ok(t) => Ok(t),
         Err(e) => {
@@ -379,7 +453,7 @@ async fn stored_or_rendered(
         return Ok(t);
     }
     let mime = meta.mime();
-    let area = decoded_area(&source(&version.name, meta, &mime));
+    let area = decoded_area(&source(label, meta, &mime));
     let limits = RenderLimits {
         max_memory: app.config.max_decode_memory,
         max_source_area: app.config.thumbnail_max_source_area,
@@ -412,14 +486,14 @@ async fn stored_or_rendered(
             ))
         }
         Ok(Err(e)) => {
-            tracing::warn!(file = %version.name, error = %e, "a thumbnail could not be rendered");
+            tracing::warn!(file = %label, error = %e, "a thumbnail could not be rendered");
             return Err(Failure::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("Error creating thumbnail: {e}"),
             ));
         }
         Err(e) => {
-            tracing::error!(file = %version.name, error = %e, "the thumbnail renderer failed");
+            tracing::error!(file = %label, error = %e, "the thumbnail renderer failed");
             return Err(Failure::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Error creating thumbnail: the renderer failed",
@@ -448,7 +522,7 @@ async fn stored_or_rendered(
         Err(e) => Err(e),
     };
     if let Err(e) = saved {
-        tracing::error!(file = %version.name, error = %e, "a thumbnail could not be stored");
+        tracing::error!(file = %label, error = %e, "a thumbnail could not be stored");
         return Err(Failure::page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Error creating thumbnail: Unable to save thumbnail to destination",
@@ -457,14 +531,30 @@ async fn stored_or_rendered(
     Ok(t)
 }
 
-/// `/w/images/thumb/<h1>/<h2>/<name>/<thumb name>`: the thumbnail, rendered on its first
-/// request. Only the canonical path of a thumbnail is answered.
+/// Where a thumbnail was asked for under `/w/images/thumb/`: the path segments after it,
+/// still percent-encoded.
+pub enum ThumbPath<'a> {
+    /// `<h1>/<h2>/<name>/<thumb name>`: of the current version.
+    Current {
+        h1: &'a str,
+        h2: &'a str,
+        file: &'a str,
+        thumb: &'a str,
+    },
+    /// `archive/<h1>/<h2>/<timestamp>!<name>/<thumb name>`: of an old version.
+    Archive {
+        h1: &'a str,
+        h2: &'a str,
+        archive: &'a str,
+        thumb: &'a str,
+    },
+}
+
+/// `/w/images/thumb/…`: the thumbnail, rendered on its first request. Only the canonical
+/// path of a thumbnail is answered.
 pub async fn serve_thumb_path(
     app: Arc<AppState>,
-    h1: &str,
-    h2: &str,
-    file: &str,
-    thumb_name: &str,
+    path: ThumbPath<'_>,
     headers: &HeaderMap,
 ) -> Response<Body> {
     let decode = |s: &str| {
@@ -472,43 +562,148 @@ pub async fn serve_thumb_path(
             .decode_utf8_lossy()
             .into_owned()
     };
-    let (dbkey, requested) = (decode(file), decode(thumb_name));
+    let (h1, h2, stored_as, thumb_name, archived) = match path {
+        ThumbPath::Current {
+            h1,
+            h2,
+            file,
+            thumb,
+        } => (h1, h2, decode(file), thumb, false),
+        ThumbPath::Archive {
+            h1,
+            h2,
+            archive,
+            thumb,
+        } => (h1, h2, decode(archive), thumb, true),
+    };
+    let requested = decode(thumb_name);
+    let dbkey = if archived {
+        match stored_as.split_once('!') {
+            Some((_, name)) => name.to_owned(),
+            None => return missing(&stored_as),
+        }
+    } else {
+        stored_as.clone()
+    };
     let (e1, e2) = title::hash_dirs(&dbkey);
-    let version = match app.repo.current_file(&dbkey).await {
+    let found = if archived {
+        app.repo.old_file(&stored_as).await
+    } else {
+        app.repo.current_file(&dbkey).await
+    };
+    let version = match found {
         Ok(Some(v)) if v.name == dbkey && e1 == h1 && e2 == h2 => v,
-        _ => return missing(&dbkey),
+        _ => return missing(&stored_as),
     };
-    let meta = &version.meta;
-    let mime = meta.mime();
-    let src = source(&dbkey, meta, &mime);
-    // `<param>-<name>`, with the format's extension after it when it differs.
-    let param = requested
-        .strip_suffix(&format!("-{dbkey}"))
-        .or_else(|| {
-            let ext = thumb::format_for(&mime).ext();
-            requested.strip_suffix(&format!("-{dbkey}.{ext}"))
-        })
-        .map(str::to_owned);
-    let Some(params) = param
-        .as_deref()
-        .and_then(|p| thumb::parse_param(src.handler, p))
-    else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The specified thumbnail parameters are not recognized.",
-        );
+    let of = if archived {
+        ThumbOf::Archive {
+            dbkey: &dbkey,
+            archive: &stored_as,
+        }
+    } else {
+        ThumbOf::Current(&dbkey)
     };
-    match wanted(thumb::transform(&src, &params)) {
-        Ok(w) if w.name == requested => serve_thumb(&app, &version, w, headers).await,
+    let expected = |w: &Wanted| {
+        let url = of.url(&app, &w.name);
+        url.split_once("/images/thumb/")
+            .map_or(url.clone(), |(_, p)| p.to_owned())
+    };
+    match requested_thumb(&version.meta, &dbkey, &requested) {
+        Ok(w) if w.name == requested => {
+            let cache = if archived { IMMUTABLE } else { CURRENT };
+            serve_thumb(&app, &version.meta, &version.name, w, headers, cache).await
+        }
         Ok(w) => error_page(
             StatusCode::NOT_FOUND,
             &format!(
-                "The given path of the specified thumbnail is incorrect; expected '{}' but got '{h1}/{h2}/{file}/{thumb_name}'.",
-                thumb::thumb_path(&dbkey, &w.name).trim_start_matches("thumb/")
-            ),
+                "The given path of the specified thumbnail is incorrect; expected '{}' but got '{}/{h1}/{h2}/{}/{thumb_name}'.",
+                expected(&w),
+                if archived { "archive" } else { "" },
+                title::rawurlencode(&stored_as),
+            )
+            .replace("got '/", "got '"),
         ),
         Err(f) => f.into_response(),
     }
+}
+
+/// The thumbnail named `requested` (`<param>-<name>[.<ext>]`) of the content `meta` of the
+/// file (or stash key) `name`: what it comes to, or why there is none.
+fn requested_thumb(meta: &FileMeta, name: &str, requested: &str) -> Result<Wanted, Failure> {
+    let mime = meta.mime();
+    let src = source(name, meta, &mime);
+    // `<param>-<name>`, with the format's extension after it when it differs.
+    let param = requested.strip_suffix(&format!("-{name}")).or_else(|| {
+        let ext = thumb::format_for(&mime).ext();
+        requested.strip_suffix(&format!("-{name}.{ext}"))
+    });
+    let Some(params) = param.and_then(|p| thumb::parse_param(src.handler, p)) else {
+        return Err(Failure::page(
+            StatusCode::BAD_REQUEST,
+            "The specified thumbnail parameters are not recognized.",
+        ));
+    };
+    wanted(thumb::transform(&src, &params))
+}
+
+/// `Special:UploadStash/thumb/<key>/<thumb name>`: a thumbnail of a stashed file, for the
+/// owner of the stash entry (the caller has checked).
+pub async fn serve_stash_thumb(
+    app: &Arc<AppState>,
+    entry: &mwstore_storage::StashEntry,
+    requested: &str,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    match requested_thumb(&entry.meta, &entry.key, requested) {
+        Ok(w) if w.name == requested => {
+            let cache = "private, max-age=31536000, immutable";
+            serve_thumb(app, &entry.meta, &entry.key, w, headers, cache).await
+        }
+        Ok(_) | Err(Failure::Page(..)) | Err(Failure::NotFound) => {
+            error_page(StatusCode::NOT_FOUND, "No local path for scaled item.")
+        }
+    }
+}
+
+/// `/w/resources/assets/file-type-icons/<name>`: the icon that stands for files no
+/// thumbnail can be made of (one picture for every type), rendered once.
+pub async fn serve_icon(
+    State(app): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    if !thumb::is_icon_name(&name) {
+        return super::serve::not_found();
+    }
+    let _ = &app;
+    match icon_png() {
+        Some(png) => super::serve::serve_static(png, "image/png", &headers),
+        None => super::serve::not_found(),
+    }
+}
+
+/// The file-type icon: a sheet of paper with a folded corner, [`thumb::ICON_SIZE`] square.
+fn icon_png() -> Option<&'static [u8]> {
+    static ICON: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120" viewBox="0 0 120 120"><path d="M30 10h42l22 22v78H30z" fill="#f8f9fa" stroke="#72777d" stroke-width="3" stroke-linejoin="round"/><path d="M72 10v22h22" fill="#eaecf0" stroke="#72777d" stroke-width="3" stroke-linejoin="round"/><path d="M42 54h40M42 66h40M42 78h40M42 90h28" stroke="#a2a9b1" stroke-width="4" stroke-linecap="round"/></svg>"##;
+    ICON.get_or_init(|| {
+        let size = u32::try_from(thumb::ICON_SIZE).unwrap_or(120);
+        let limits = RenderLimits {
+            max_memory: 16 << 20,
+            max_source_area: u64::MAX,
+        };
+        render::render(
+            &SVG.as_bytes(),
+            "image/svg+xml",
+            0,
+            (size, size),
+            thumb::Format::Png,
+            false,
+            &limits,
+        )
+        .ok()
+    })
+    .as_deref()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub const ACTIONS: &[&str] = &[
     "login",
     "logout",
     "paraminfo",
+    "purge",
     "query",
     "undelete",
     "upload",
@@ -410,6 +411,16 @@ const DELETE_PARAMS: &[Param] = &[
     Param::new("unwatch", T::Boolean).deprecated(),
     Param::new("oldimage", T::String),
     Param::token(),
+];
+
+const PURGE_PARAMS: &[Param] = &[
+    Param::new("forcelinkupdate", T::Boolean),
+    Param::new("forcerecursivelinkupdate", T::Boolean),
+    Param::new("continue", T::String),
+    Param::new("titles", T::String).multi(),
+    Param::new("pageids", T::Integer).multi(),
+    Param::new("redirects", T::Boolean),
+    Param::new("converttitles", T::Boolean),
 ];
 
 const UNDELETE_PARAMS: &[Param] = &[
@@ -954,6 +965,9 @@ pub static MODULES: &[Module] = &[
     )
     .flags(READ)
     .help(&[help_url!("API:Parameter_information")]),
+    module("purge", "purge", "ApiPurge", ACTION, "", PURGE_PARAMS)
+        .flags(WRITE)
+        .help(&[help_url!("API:Purge")]),
     module("query", "query", "ApiQuery", ACTION, "", QUERY_PARAMS)
         .flags(READ)
         .help(&[

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use mwstore_domain::title;
 use mwstore_storage::{ts14_to_iso, FileMeta, FileVersion, StashEntry};
 
+use crate::files::thumbs::ThumbOf;
 use crate::params::table::IMAGEINFO_PROPS as II_PROPS;
 use crate::AppState;
 
@@ -123,63 +124,76 @@ pub(crate) fn meta_lists(metadata_json: &str) -> (Value, Value) {
     (m, c)
 }
 
-/// The HTML "file exists" notice (`uploadwarning`).
-pub fn exists_html(app: &AppState, name: &str, width: u32, height: u32) -> String {
+/// The HTML "file exists" notice (`uploadwarning`), with the file as a 300px thumbnail.
+pub fn exists_html(app: &AppState, name: &str, meta: &FileMeta) -> String {
+    let esc = crate::http::html::escape;
     let text = name.replace('_', " ");
-    let (h1, h2) = title::hash_dirs(name);
-    let src = format!(
-        "{}/images/{h1}/{h2}/{}",
-        crate::SCRIPT_PATH,
-        title::rawurlencode(name)
-    );
-    let (w, h) = if width > 300 {
-        (300, (height as u64 * 300 / width.max(1) as u64) as u32)
-    } else {
-        (width, height)
-    };
     let href = format!(
         "{}/index.php?title=File:{}",
         crate::SCRIPT_PATH,
         title::wfurlencode(name)
     );
-    let esc = crate::http::html::escape;
-    let _ = app;
+    // The thumbnail and its srcset as imageinfo would give them at 300px, without the host.
+    let mut asked = InfoProps::new(&["url".to_owned()]);
+    asked.url_width = Some(300);
+    let mut t = Map::new();
+    crate::files::thumbs::thumb_fields(
+        app,
+        &mut t,
+        ThumbOf::Current(name),
+        &file_url(app, name),
+        meta,
+        &asked,
+    );
+    let local = |v: &Value| {
+        let u = v.as_str().unwrap_or_default();
+        u.strip_prefix(app.server.as_str()).unwrap_or(u).to_owned()
+    };
+    let image = match (&t.get("thumberror"), t.get("thumburl")) {
+        (Some(err), _) => format!(
+            "<div class=\"MediaTransformError\" style=\"width: 300px; height: 200px; display:inline-block;\">{}</div>",
+            esc(err.as_str().unwrap_or_default())
+        ),
+        (None, Some(url)) => {
+            let srcset: Vec<String> = t
+                .get("responsiveUrls")
+                .and_then(Value::as_object)
+                .map(|r| {
+                    let mut seen: Vec<String> = Vec::new();
+                    r.iter()
+                        .filter_map(|(k, v)| {
+                            let u = local(v);
+                            (!seen.contains(&u)).then(|| {
+                                seen.push(u.clone());
+                                format!("{} {k}x", esc(&u))
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "<a href=\"{href}\" class=\"image\"><img alt=\"{t}\" src=\"{src}\" decoding=\"async\" width=\"{w}\" height=\"{h}\" class=\"thumbimage\"{srcset} /></a>",
+                href = esc(&href),
+                t = esc(&text),
+                src = esc(&local(url)),
+                w = t.get("thumbwidth").and_then(Value::as_i64).unwrap_or(0),
+                h = t.get("thumbheight").and_then(Value::as_i64).unwrap_or(0),
+                srcset = if srcset.is_empty() {
+                    String::new()
+                } else {
+                    format!(" srcset=\"{}\"", srcset.join(", "))
+                },
+            )
+        }
+        (None, None) => String::new(),
+    };
+    let width = t.get("thumbwidth").and_then(Value::as_i64).unwrap_or(300);
     format!(
-        "<p>A file with this name exists already, please check <strong><a class=\"mw-selflink selflink\">File:{t}</a></strong> if you are not sure if you want to overwrite it.\n</p>\n<div class=\"thumb tright\"><div class=\"thumbinner\" style=\"width:{tw}px;\"><a href=\"{href}\" class=\"image\"><img alt=\"{t}\" src=\"{src}\" decoding=\"async\" width=\"{w}\" height=\"{h}\" class=\"thumbimage\" /></a>  <div class=\"thumbcaption\"><div class=\"magnify\"><a href=\"{href}\" class=\"internal\" title=\"Enlarge\"></a></div></div></div></div>",
+        "<p>A file with this name exists already, please check <strong><a class=\"mw-selflink selflink\">File:{t}</a></strong> if you are not sure if you want to overwrite it.\n</p>\n<div class=\"thumb tright\"><div class=\"thumbinner\" style=\"width:{tw}px;\">{image}  <div class=\"thumbcaption\"><div class=\"magnify\"><a href=\"{href}\" class=\"internal\" title=\"Enlarge\"></a></div></div></div></div>",
         t = esc(&text),
-        tw = w + 2,
+        tw = width + 2,
         href = esc(&href),
-        src = esc(&src),
     )
-}
-
-/// The original as its own thumbnail, with the dimensions a browser should scale it to: for
-/// old versions and stashed files, which `thumb.php` does not render.
-fn original_as_thumb(
-    out: &mut Map<String, Value>,
-    url: &str,
-    width: u32,
-    height: u32,
-    p: &InfoProps,
-) {
-    if p.url_width.is_none() && p.url_height.is_none() {
-        return;
-    }
-    let (w, h) = (width.max(1) as f64, height.max(1) as f64);
-    let mut scale: f64 = 1.0;
-    if let Some(uw) = p.url_width {
-        if (uw as f64) < w {
-            scale = scale.min(uw as f64 / w);
-        }
-    }
-    if let Some(uh) = p.url_height {
-        if (uh as f64) < h {
-            scale = scale.min(uh as f64 / h);
-        }
-    }
-    out.insert("thumburl".into(), url.into());
-    out.insert("thumbwidth".into(), ((w * scale).round() as u64).into());
-    out.insert("thumbheight".into(), ((h * scale).round() as u64).into());
 }
 
 /// What an imageinfo entry is made from: a published version or a stashed file.
@@ -201,8 +215,8 @@ struct InfoSource<'a> {
     archive_name: Option<&'a str>,
     /// Published versions report `mediatype`; stashed files do not.
     media_type: bool,
-    /// The name whose thumbnails `thumb.php` renders (current versions only).
-    thumbnails_of: Option<&'a str>,
+    /// What its thumbnails are made of.
+    thumb_of: ThumbOf<'a>,
 }
 
 fn object_name(name: &str) -> String {
@@ -252,10 +266,7 @@ fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String,
         );
     }
     if p.has("url") {
-        match src.thumbnails_of {
-            Some(name) => crate::files::thumbs::thumb_fields(app, &mut o, name, &src.url, m, p),
-            None => original_as_thumb(&mut o, &src.url, m.width, m.height, p),
-        }
+        crate::files::thumbs::thumb_fields(app, &mut o, src.thumb_of, &src.url, m, p);
         o.insert("url".into(), src.url.into());
         o.insert("descriptionurl".into(), src.description_url.into());
         if let Some(u) = src.short_url {
@@ -283,18 +294,6 @@ fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String,
     }
     if p.has("mime") {
         o.insert("mime".into(), m.mime().into());
-    }
-    if p.has("thumbmime") && (p.url_width.is_some() || p.url_height.is_some()) {
-        let mime = m.mime();
-        let thumb_mime = match mwstore_domain::thumb::handler_for(&mime, false) {
-            mwstore_domain::thumb::Handler::Bitmap { .. } | mwstore_domain::thumb::Handler::Svg
-                if src.thumbnails_of.is_some() =>
-            {
-                mwstore_domain::thumb::format_for(&mime).mime().to_owned()
-            }
-            _ => mime,
-        };
-        o.insert("thumbmime".into(), thumb_mime.into());
     }
     if src.media_type && p.has("mediatype") {
         o.insert("mediatype".into(), m.media_type.clone().into());
@@ -335,10 +334,16 @@ pub fn version_info(
             object_name: object_name(&v.name),
             user: Some((v.user_id, &v.user_text)),
             comment: Some(&v.description),
-            html: with_html.then(|| exists_html(app, &v.name, v.meta.width, v.meta.height)),
+            html: with_html.then(|| exists_html(app, &v.name, &v.meta)),
             archive_name: v.archive_name.as_deref(),
             media_type: true,
-            thumbnails_of: v.archive_name.is_none().then_some(v.name.as_str()),
+            thumb_of: match &v.archive_name {
+                Some(archive) => ThumbOf::Archive {
+                    dbkey: &v.name,
+                    archive,
+                },
+                None => ThumbOf::Current(&v.name),
+            },
         },
         p,
     )
@@ -362,7 +367,7 @@ pub fn stash_info(app: &AppState, e: &StashEntry, p: &InfoProps) -> Map<String, 
             html: None,
             archive_name: None,
             media_type: false,
-            thumbnails_of: None,
+            thumb_of: ThumbOf::Stash(&e.key),
         },
         p,
     )

@@ -22,18 +22,22 @@ use crate::params::table::{
 };
 
 /// One entry of the page set.
-enum PageEntry {
+pub(crate) enum PageEntry {
     Good(Title, Page),
     Missing(Title),
     Invalid(String, String),
 }
 
-struct PageSet {
-    entries: Vec<PageEntry>,
-    normalized: Vec<(String, String)>,
+pub(crate) struct PageSet {
+    pub(crate) entries: Vec<PageEntry>,
+    pub(crate) normalized: Vec<(String, String)>,
 }
 
-async fn build_pageset(req: &Req, titles: &[String], pageids: &[i64]) -> Result<PageSet, ApiError> {
+pub(crate) async fn build_pageset(
+    req: &Req,
+    titles: &[String],
+    pageids: &[i64],
+) -> Result<PageSet, ApiError> {
     let app = &req.app;
     let mut entries = Vec::new();
     let mut normalized = Vec::new();

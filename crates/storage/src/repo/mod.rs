@@ -113,9 +113,17 @@ pub trait FileRepo: Send + Sync {
     async fn thumbnail(&self, source: &str, name: &str) -> Result<Option<Thumbnail>, StoreError>;
     /// Records a rendered thumbnail (replacing one of the same source and name).
     async fn put_thumbnail(&self, t: &Thumbnail) -> Result<(), StoreError>;
-    /// Forgets the thumbnails of content no current or old file version refers to any more;
-    /// returns how many. Their blobs are then collected like any unreferenced bytes.
+    /// Forgets the thumbnails of content no current or old file version or stash entry
+    /// refers to any more; returns how many. Their blobs are then collected like any
+    /// unreferenced bytes.
     async fn delete_orphan_thumbnails(&self, limit: u32) -> Result<u64, StoreError>;
+    /// Forgets the thumbnails of the content `source` that `names` selects (a purge); returns
+    /// the blobs they were stored in.
+    async fn delete_thumbnails(
+        &self,
+        source: &str,
+        names: &(dyn for<'n> Fn(&'n str) -> bool + Sync),
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// The log.

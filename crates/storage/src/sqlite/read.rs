@@ -661,12 +661,38 @@ impl FileRepo for SqliteRepo {
         let done = sqlx::query(
             "DELETE FROM thumbnail WHERE rowid IN (SELECT rowid FROM thumbnail t \
              WHERE NOT EXISTS (SELECT 1 FROM image WHERE img_sha1 = t.th_source) \
-             AND NOT EXISTS (SELECT 1 FROM oldimage WHERE oi_sha1 = t.th_source) LIMIT ?1)",
+             AND NOT EXISTS (SELECT 1 FROM oldimage WHERE oi_sha1 = t.th_source) \
+             AND NOT EXISTS (SELECT 1 FROM uploadstash WHERE us_sha1 = t.th_source) LIMIT ?1)",
         )
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn delete_thumbnails(
+        &self,
+        source: &str,
+        names: &(dyn for<'n> Fn(&'n str) -> bool + Sync),
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT th_name, th_sha1 FROM thumbnail WHERE th_source = ?1")
+            .bind(source)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut blobs = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("th_name")?;
+            if !names(&name) {
+                continue;
+            }
+            sqlx::query("DELETE FROM thumbnail WHERE th_source = ?1 AND th_name = ?2")
+                .bind(source)
+                .bind(&name)
+                .execute(&self.pool)
+                .await?;
+            blobs.push(row.try_get("th_sha1")?);
+        }
+        Ok(blobs)
     }
 }
 
