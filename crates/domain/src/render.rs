@@ -11,7 +11,9 @@
 use std::io::{BufReader, Cursor};
 
 use fast_image_resize::{ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use image::{
+    DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageFormat, ImageReader,
+};
 
 use crate::io::{Content, ContentReader};
 use crate::thumb::Format;
@@ -109,6 +111,10 @@ fn render_svg(
     pixmap.encode_png().map_err(failed)
 }
 
+/// The largest colour profile a thumbnail carries (sRGB and Adobe RGB profiles are a few
+/// KiB; some camera profiles are hundreds).
+const MAX_ICC_PROFILE: usize = 64 * 1024;
+
 /// Renders `content` (of MIME type `mime`, `width` × `height` as stored) at `pixels`.
 pub fn render(
     content: &dyn Content,
@@ -144,6 +150,14 @@ pub fn render(
         return Err(RenderError::TooLarge(limits.max_source_area));
     }
     let orientation = decoder.orientation().map_err(failed)?;
+    // The colour profile goes into the thumbnail as it is, so that browsers show the colours
+    // the source means (a wide-gamut photo stays right); a profile too large for a thumbnail
+    // is dropped, and the pixels are then read as sRGB.
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| !p.is_empty() && p.len() <= MAX_ICC_PROFILE);
     let mut source = DynamicImage::from_decoder(decoder).map_err(failed)?;
     source.apply_orientation(orientation);
     let source = match source {
@@ -167,13 +181,24 @@ pub fn render(
         Format::Jpeg => {
             let quality = if quality_low { 30 } else { 80 };
             let rgb = scaled.to_rgb8();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-                .encode_image(&rgb)
+            let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+            if let Some(p) = icc {
+                // An encoder that cannot carry a profile writes the pixels without it.
+                let _ = encoder.set_icc_profile(p);
+            }
+            encoder
+                .write_image(rgb.as_raw(), w, h, ExtendedColorType::Rgb8)
                 .map_err(failed)?;
         }
-        Format::Png => scaled
-            .write_to(&mut out, ImageFormat::Png)
-            .map_err(failed)?,
+        Format::Png => {
+            let mut encoder = image::codecs::png::PngEncoder::new(&mut out);
+            if let Some(p) = icc {
+                let _ = encoder.set_icc_profile(p);
+            }
+            encoder
+                .write_image(scaled.as_bytes(), w, h, scaled.color().into())
+                .map_err(failed)?;
+        }
         Format::Gif => scaled
             .to_rgba8()
             .write_to(&mut out, ImageFormat::Gif)
@@ -201,6 +226,59 @@ mod tests {
         max_memory: 256 << 20,
         max_source_area: 100_000_000,
     };
+
+    #[test]
+    fn colour_profiles_go_with_the_pixels() {
+        // A PNG with an iCCP chunk (a made-up profile: it is carried, not interpreted).
+        let profile = b"a colour profile of this test".repeat(4);
+        let plain = png(300, 200);
+        let mut chunk = b"iCCPtest profile\0\0".to_vec();
+        chunk.extend_from_slice(&fdeflate::compress_to_vec(&profile));
+        let mut src = plain[..33].to_vec();
+        src.extend_from_slice(&((chunk.len() - 4) as u32).to_be_bytes());
+        src.extend_from_slice(&chunk);
+        src.extend_from_slice(&crc32fast::hash(&chunk).to_be_bytes());
+        src.extend_from_slice(&plain[33..]);
+        for format in [Format::Png, Format::Jpeg] {
+            let out = render(
+                &src,
+                "image/png",
+                60_000,
+                (150, 100),
+                format,
+                false,
+                &LIMITS,
+            )
+            .unwrap();
+            let mut reader = ImageReader::new(Cursor::new(&out))
+                .with_guessed_format()
+                .unwrap();
+            reader.no_limits();
+            let mut decoder = reader.into_decoder().unwrap();
+            assert_eq!(
+                decoder.icc_profile().unwrap(),
+                Some(profile.clone()),
+                "{format:?}"
+            );
+        }
+        // Without a profile, none is invented.
+        let out = render(
+            &plain,
+            "image/png",
+            60_000,
+            (150, 100),
+            Format::Png,
+            false,
+            &LIMITS,
+        )
+        .unwrap();
+        let mut decoder = ImageReader::new(Cursor::new(&out))
+            .with_guessed_format()
+            .unwrap()
+            .into_decoder()
+            .unwrap();
+        assert_eq!(decoder.icc_profile().unwrap(), None);
+    }
 
     #[test]
     fn scales_to_the_pixels_asked() {
