@@ -9,6 +9,7 @@
 //! character references) → `verdict` (`VerificationError`) → `css` → `svg` (script filter,
 //! metadata reader) → `mime` → `props` → `raster` (structure, markup and trailers of PNG, GIF, JPEG, WebP) →
 //! `container` (structure of TIFF, PDF, WAV, MIDI, MP3, Ogg, FLAC, WebM) → `verify`.
+//! Beside them, after `title`: `wikitext` (description page text → safe HTML).
 
 pub mod base36;
 pub mod config;
@@ -28,4 +29,5 @@ pub mod thumb;
 pub mod title;
 pub mod verdict;
 pub mod verify;
+pub mod wikitext;
 pub mod xml;
