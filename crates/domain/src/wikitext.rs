@@ -806,6 +806,17 @@ fn render_nodes(nodes: &[Node], ctx: &mut Ctx, paragraphs: bool) -> String {
 // ---------------------------------------------------------------------------------------------
 // Escaping
 
+/// Character references decoded; a reference to U+007F (which delimits markers) becomes
+/// U+FFFD, so no text, attribute or URL can ever spell a marker.
+fn decode(s: &str) -> String {
+    let decoded = decode_char_references(s);
+    if decoded.contains(MARK) {
+        decoded.replace(MARK, "\u{fffd}")
+    } else {
+        decoded
+    }
+}
+
 fn escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -821,7 +832,7 @@ fn escape_into(out: &mut String, s: &str) {
 /// other `&`, `<` and `>` is escaped.
 fn push_text(out: &mut String, s: &str) {
     if s.contains('&') {
-        escape_into(out, &decode_char_references(s));
+        escape_into(out, &decode(s));
     } else {
         escape_into(out, s);
     }
@@ -1591,7 +1602,7 @@ fn clean_attrs(raw: &str) -> String {
         if seen.contains(&name) || value.contains(MARK) {
             continue;
         }
-        let value = decode_char_references(&value);
+        let value = decode(&value);
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         let keep = match name.as_str() {
             "class" | "title" => true,
@@ -1803,7 +1814,7 @@ fn page_href(index: &str, title: &Title, fragment: Option<&str>) -> String {
     let mut href = format!("{index}?title={}", wfurlencode(&title.prefixed_dbkey()));
     if let Some(f) = fragment {
         href.push('#');
-        href.push_str(&anchor(&decode_char_references(f)).replace('%', "%25"));
+        href.push_str(&anchor(&decode(f)).replace('%', "%25"));
     }
     href
 }
@@ -1919,7 +1930,7 @@ fn url_end(s: &str, from: usize) -> usize {
 fn ext_link_open(class: &str, url: &str) -> String {
     format!(
         "<a rel=\"nofollow\" class=\"external {class}\" href=\"{}\">",
-        escape_attr(&decode_char_references(url))
+        escape_attr(&decode(url))
     )
 }
 
@@ -2412,7 +2423,7 @@ fn html_to_text(html: &str) -> String {
             _ => {}
         }
     }
-    decode_char_references(&out)
+    decode(&out)
 }
 
 /// The list item that is open at one level.
@@ -3144,6 +3155,22 @@ mod tests {
                 }
                 attrs = after.trim_start();
             }
+        }
+    }
+
+    #[test]
+    fn markers_cannot_be_spelled() {
+        // Marker 0 is the nowiki text with a quote; a decoded U+007F must not pull it into
+        // an attribute, a URL or text.
+        for t in [
+            "<nowiki>x\" onmouseover=\"alert(1)</nowiki><span title=\"&#127;0&#127;\">s</span>",
+            "<nowiki>x\" onmouseover=\"alert(1)</nowiki>[https://a/&#127;0&#127; y]",
+            "<nowiki>x\" onmouseover=\"alert(1)</nowiki>&#127;0&#127; &#x7f;0&#x7f;",
+            "<nowiki>x\" onmouseover=\"y</nowiki>\n== &#127;0&#127; ==",
+        ] {
+            let h = page(t);
+            assert_safe(t, &h);
+            assert_eq!(h.matches("onmouseover").count(), 1, "{t} → {h}");
         }
     }
 
