@@ -9,6 +9,8 @@
 //! character references) → `verdict` (`VerificationError`) → `css` → `svg` (script filter,
 //! metadata reader) → `mime` → `props` → `raster` (structure, markup and trailers of PNG, GIF, JPEG, WebP) →
 //! `container` (structure of TIFF, PDF, WAV, MIDI, MP3, Ogg, FLAC, WebM) → `verify`.
+//! Beside them, after `title`: `wikitext` (description page text → safe HTML) → `describe`
+//! (the facts of a description page for `extmetadata`).
 
 pub mod base36;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod container;
 pub mod copyupload;
 pub mod css;
 pub mod decode;
+pub mod describe;
 pub mod io;
 pub mod mime;
 mod php;
@@ -28,4 +31,5 @@ pub mod thumb;
 pub mod title;
 pub mod verdict;
 pub mod verify;
+pub mod wikitext;
 pub mod xml;
