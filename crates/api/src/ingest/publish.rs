@@ -103,7 +103,14 @@ pub fn published(app: &AppState, outcome: &PublishOutcome, warnings: Warnings) -
     UploadOutcome::Published {
         filename: outcome.version.name.clone(),
         warnings,
-        imageinfo: version_info(app, &outcome.version, &InfoProps::all(), page_id, true),
+        imageinfo: version_info(
+            app,
+            &outcome.version,
+            &InfoProps::all(),
+            page_id,
+            None,
+            true,
+        ),
     }
 }
 

@@ -2,8 +2,9 @@
 //! in MediaWiki's order, and the URLs of files and pages. A leaf: `prop=imageinfo`, the
 //! lists, the upload answers and the job statuses all build their imageinfo here.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use mwstore_domain::describe::{self, Description};
 use mwstore_domain::title;
 use mwstore_storage::{ts14_to_iso, FileMeta, FileVersion, StashEntry};
 
@@ -86,6 +87,8 @@ pub struct InfoProps {
     pub url_height: Option<i64>,
     /// `iiurlparam`: a handler's parameter string (`220px`, `qlow-220px`, `langde-220px`).
     pub url_param: Option<String>,
+    /// How `extmetadata` is asked for.
+    pub ext: super::extmeta::ExtOptions,
 }
 
 impl InfoProps {
@@ -95,6 +98,7 @@ impl InfoProps {
             url_width: None,
             url_height: None,
             url_param: None,
+            ext: super::extmeta::ExtOptions::default(),
         }
     }
 
@@ -112,6 +116,23 @@ impl InfoProps {
     pub(crate) fn has(&self, p: &str) -> bool {
         self.set.iter().any(|x| x == p)
     }
+}
+
+/// The `commonmetadata` list of a stored metadata document.
+fn common_of(metadata_json: &str) -> Value {
+    meta_lists(metadata_json).1
+}
+
+/// What the description page of the file `dbkey` says, when it has one: the facts
+/// `extmetadata` is made of.
+pub async fn page_description(app: &AppState, dbkey: &str) -> Option<Description> {
+    let text = crate::files::pages::page_text(app, dbkey).await?;
+    Some(describe::describe(&text, &index_url(app)))
+}
+
+/// The absolute URL of `index.php`, which rendered links point to.
+pub fn index_url(app: &AppState) -> String {
+    format!("{}{}/index.php", app.server, crate::SCRIPT_PATH)
 }
 
 pub(crate) fn meta_lists(metadata_json: &str) -> (Value, Value) {
@@ -217,6 +238,8 @@ struct InfoSource<'a> {
     media_type: bool,
     /// What its thumbnails are made of.
     thumb_of: ThumbOf<'a>,
+    /// The facts of its description page (for `extmetadata`).
+    page: Option<&'a Description>,
 }
 
 fn object_name(name: &str) -> String {
@@ -284,12 +307,15 @@ fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String,
         o.insert("commonmetadata".into(), common);
     }
     if p.has("extmetadata") {
+        let ext = super::extmeta::ExtSource {
+            timestamp: &ts14_to_iso(src.timestamp),
+            object_name: &src.object_name,
+            common: &common_of(&m.metadata),
+            page: src.page,
+        };
         o.insert(
             "extmetadata".into(),
-            json!({
-                "DateTime": {"value": ts14_to_iso(src.timestamp), "source": "mediawiki-metadata", "hidden": ""},
-                "ObjectName": {"value": src.object_name, "source": "mediawiki-metadata", "hidden": ""},
-            }),
+            super::extmeta::extmetadata(&ext, &p.ext),
         );
     }
     if p.has("mime") {
@@ -309,12 +335,14 @@ fn build_info(app: &AppState, src: InfoSource<'_>, p: &InfoProps) -> Map<String,
     o
 }
 
-/// imageinfo for a file version.
+/// imageinfo for a file version; `page` is what its description page says (for
+/// `extmetadata`: [`page_description`]).
 pub fn version_info(
     app: &AppState,
     v: &FileVersion,
     p: &InfoProps,
     page_id: Option<i64>,
+    page: Option<&Description>,
     with_html: bool,
 ) -> Map<String, Value> {
     let url = match &v.archive_name {
@@ -337,6 +365,7 @@ pub fn version_info(
             html: with_html.then(|| exists_html(app, &v.name, &v.meta)),
             archive_name: v.archive_name.as_deref(),
             media_type: true,
+            page,
             thumb_of: match &v.archive_name {
                 Some(archive) => ThumbOf::Archive {
                     dbkey: &v.name,
@@ -368,6 +397,7 @@ pub fn stash_info(app: &AppState, e: &StashEntry, p: &InfoProps) -> Map<String, 
             archive_name: None,
             media_type: false,
             thumb_of: ThumbOf::Stash(&e.key),
+            page: None,
         },
         p,
     )

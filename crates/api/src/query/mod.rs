@@ -1,5 +1,6 @@
 //! `action=query` with the submodules an upload client uses, and `action=paraminfo`.
 
+pub mod extmeta;
 pub mod imageinfo;
 pub mod paraminfo;
 pub mod siteinfo;
@@ -313,6 +314,11 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
                 let mut arr = Vec::new();
                 for v in &items {
                     let page = req.app.repo.page(NS_FILE, &v.name).await?;
+                    let described = if aiprops.has("extmetadata") {
+                        imageinfo::page_description(&req.app, &v.name).await
+                    } else {
+                        None
+                    };
                     let mut o = Map::new();
                     o.insert("name".into(), v.name.clone().into());
                     o.extend(version_info(
@@ -320,6 +326,7 @@ pub async fn execute(req: &mut Req) -> Result<Map<String, Value>, ApiError> {
                         v,
                         &aiprops,
                         page.map(|p| p.id),
+                        described.as_ref(),
                         false,
                     ));
                     o.insert("ns".into(), NS_FILE.into());
@@ -458,9 +465,13 @@ fn imageinfo_params(req: &Req, high: bool) -> Result<IiParams, ApiError> {
         .filter(|h| *h >= 0);
     ip.url_param = req.params.string("iiurlparam")?.filter(|s| !s.is_empty());
     req.params.string("iimetadataversion")?;
-    req.params.string("iiextmetadatalanguage")?;
-    req.params.flag("iiextmetadatamultilang");
-    req.params.string("iiextmetadatafilter")?;
+    if let Some(lang) = req.params.string("iiextmetadatalanguage")? {
+        ip.ext.language = lang;
+    }
+    ip.ext.multilang = req.params.flag("iiextmetadatamultilang");
+    ip.ext.filter = req
+        .params
+        .multi("imageinfo", "iiextmetadatafilter", None, 50)?;
     req.params.string("iibadfilecontexttitle")?;
     req.params.flag("iilocalonly");
     req.params.string("iicontinue")?;
@@ -588,6 +599,11 @@ async fn imageinfo_prop(
     if let Some(current) = history.first() {
         crate::files::thumbs::check_asked(req, &t.dbkey, &current.meta, ip)?;
     }
+    let described = if ip.has("extmetadata") {
+        imageinfo::page_description(&req.app, &t.dbkey).await
+    } else {
+        None
+    };
     let mut arr = Vec::new();
     let mut next = None;
     for (i, v) in history
@@ -605,6 +621,7 @@ async fn imageinfo_prop(
             v,
             ip,
             page_id,
+            described.as_ref(),
             i == 0,
         )));
     }

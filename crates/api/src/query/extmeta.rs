@@ -1,0 +1,293 @@
+//! `extmetadata` of imageinfo: what a reader of a file is shown about it (its description,
+//! author, source, licence, categories), in the keys and sources Wikimedia Commons gives
+//! them, so that the clients written for Commons (media viewers, InstantCommons wikis,
+//! attribution generators) find them where they look.
+//!
+//! Two sources, as on Commons: the file description page (its `{{Information}}` fields,
+//! licence templates and categories: [`mwstore_domain::describe`]), and, where the page says
+//! nothing, the file's own metadata (EXIF `ImageDescription`, `Artist`, `Copyright`,
+//! `DateTimeOriginal`).
+
+use serde_json::{json, Map, Value};
+
+use mwstore_domain::describe::Description;
+
+/// How `extmetadata` is asked for: `iiextmetadatalanguage`, `iiextmetadatamultilang`,
+/// `iiextmetadatafilter`.
+#[derive(Debug, Clone)]
+pub struct ExtOptions {
+    pub language: String,
+    pub multilang: bool,
+    pub filter: Option<Vec<String>>,
+}
+
+impl Default for ExtOptions {
+    fn default() -> Self {
+        ExtOptions {
+            language: "en".to_owned(),
+            multilang: false,
+            filter: None,
+        }
+    }
+}
+
+/// What an `extmetadata` object is made of.
+pub struct ExtSource<'a> {
+    /// The version's upload time, ISO 8601.
+    pub timestamp: &'a str,
+    /// The file name without its extension, with spaces.
+    pub object_name: &'a str,
+    /// The file's `commonmetadata` list (`[{name, value}]`).
+    pub common: &'a Value,
+    /// The facts of its description page, when it has one.
+    pub page: Option<&'a Description>,
+}
+
+/// One field: `{"value", "source"[, "hidden": ""]}`.
+fn field(value: impl Into<Value>, source: &str, hidden: bool) -> Value {
+    let mut f = json!({"value": value.into(), "source": source});
+    if hidden {
+        f["hidden"] = "".into();
+    }
+    f
+}
+
+/// The value of `name` in a `commonmetadata` list, as text.
+fn from_file(common: &Value, name: &str) -> Option<String> {
+    common.as_array()?.iter().find_map(|e| {
+        (e["name"] == name).then(|| match &e["value"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    })
+}
+
+/// An EXIF date (`2020:01:02 03:04:05`) as `2020-01-02 03:04:05`.
+fn exif_date(s: &str) -> String {
+    match s.split_once(' ') {
+        Some((d, t)) if d.len() == 10 => format!("{} {t}", d.replace(':', "-")),
+        _ => s.to_owned(),
+    }
+}
+
+/// The `extmetadata` object.
+pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
+    let esc = crate::http::html::escape;
+    let mut m = Map::new();
+    m.insert(
+        "DateTime".into(),
+        field(src.timestamp, "mediawiki-metadata", true),
+    );
+    m.insert(
+        "ObjectName".into(),
+        field(src.object_name, "mediawiki-metadata", true),
+    );
+    let page = src.page;
+    if let Some(d) = page {
+        let mut categories = d.categories.clone();
+        categories.sort();
+        categories.dedup();
+        m.insert(
+            "Categories".into(),
+            field(categories.join("|"), "commons-categories", true),
+        );
+        m.insert("Assessments".into(), field("", "commons-categories", true));
+    }
+    // The description: the page's, in every language it has or in the one asked for, else
+    // the file's own.
+    let description = page.and_then(|d| {
+        let langs = &d.image_description_langs;
+        if langs.is_empty() {
+            return d.image_description.clone().map(Value::from);
+        }
+        if o.multilang {
+            let mut l: Map<String, Value> = langs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                .collect();
+            l.insert("_type".into(), "lang".into());
+            return Some(Value::Object(l));
+        }
+        let pick = langs
+            .iter()
+            .find(|(k, _)| *k == o.language)
+            .or_else(|| langs.iter().find(|(k, _)| k == "en"))
+            .or_else(|| langs.iter().next());
+        pick.map(|(_, v)| Value::from(v.clone()))
+    });
+    match description {
+        Some(v) => {
+            m.insert(
+                "ImageDescription".into(),
+                field(v, "commons-desc-page", false),
+            );
+        }
+        None => {
+            if let Some(v) = from_file(src.common, "ImageDescription") {
+                m.insert(
+                    "ImageDescription".into(),
+                    field(esc(&v), "file-metadata", false),
+                );
+            }
+        }
+    }
+    match page.and_then(|d| d.date_time_original.clone()) {
+        Some(v) => {
+            m.insert(
+                "DateTimeOriginal".into(),
+                field(v, "commons-desc-page", false),
+            );
+        }
+        None => {
+            if let Some(v) = from_file(src.common, "DateTimeOriginal") {
+                m.insert(
+                    "DateTimeOriginal".into(),
+                    field(esc(&exif_date(&v)), "file-metadata", false),
+                );
+            }
+        }
+    }
+    if let Some(v) = page.and_then(|d| d.credit.clone()) {
+        m.insert("Credit".into(), field(v, "commons-desc-page", true));
+    }
+    match page.and_then(|d| d.artist.clone()) {
+        Some(v) => {
+            m.insert("Artist".into(), field(v, "commons-desc-page", false));
+        }
+        None => {
+            if let Some(v) = from_file(src.common, "Artist") {
+                m.insert("Artist".into(), field(esc(&v), "file-metadata", false));
+            }
+        }
+    }
+    if let Some(v) = page.and_then(|d| d.permission.clone()) {
+        m.insert("Permission".into(), field(v, "commons-desc-page", true));
+    }
+    match page.and_then(|d| d.licenses.first()) {
+        Some(l) => {
+            let src = "commons-desc-page";
+            m.insert(
+                "LicenseShortName".into(),
+                field(l.short_name.clone(), src, true),
+            );
+            m.insert("UsageTerms".into(), field(l.usage_terms.clone(), src, true));
+            m.insert(
+                "AttributionRequired".into(),
+                field(l.attribution_required.to_string(), src, true),
+            );
+            if let Some(a) = page.and_then(|d| d.attribution.clone()) {
+                m.insert("Attribution".into(), field(a, src, true));
+            }
+            if let Some(u) = &l.url {
+                m.insert("LicenseUrl".into(), field(u.clone(), src, true));
+            }
+            m.insert(
+                "Copyrighted".into(),
+                field(if l.copyrighted { "True" } else { "False" }, src, true),
+            );
+        }
+        None => {
+            if let Some(v) = from_file(src.common, "Copyright") {
+                m.insert("Copyright".into(), field(esc(&v), "file-metadata", false));
+            }
+        }
+    }
+    if let Some(d) = page {
+        m.insert(
+            "Restrictions".into(),
+            field(d.restrictions.join("|"), "commons-desc-page", true),
+        );
+        if let Some(l) = d.licenses.first() {
+            m.insert(
+                "License".into(),
+                field(l.template.clone(), "commons-templates", true),
+            );
+        }
+    }
+    if let Some(keep) = &o.filter {
+        m.retain(|k, _| keep.iter().any(|f| f == k));
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common() -> Value {
+        json!([
+            {"name": "ImageDescription", "value": "A <b>card</b>"},
+            {"name": "Artist", "value": "Jane Doe"},
+            {"name": "Copyright", "value": "CC BY 4.0 Jane Doe"},
+            {"name": "DateTimeOriginal", "value": "2020:01:02 03:04:05"},
+        ])
+    }
+
+    #[test]
+    fn the_files_own_metadata_when_there_is_no_page() {
+        let c = common();
+        let src = ExtSource {
+            timestamp: "2026-01-01T00:00:00Z",
+            object_name: "Card",
+            common: &c,
+            page: None,
+        };
+        let v = extmetadata(&src, &ExtOptions::default());
+        assert_eq!(v["ObjectName"]["value"], "Card");
+        assert_eq!(v["ImageDescription"]["value"], "A &lt;b&gt;card&lt;/b&gt;");
+        assert_eq!(v["ImageDescription"]["source"], "file-metadata");
+        assert_eq!(v["Artist"]["value"], "Jane Doe");
+        assert_eq!(v["DateTimeOriginal"]["value"], "2020-01-02 03:04:05");
+        assert_eq!(v["Copyright"]["value"], "CC BY 4.0 Jane Doe");
+        assert!(v.get("Categories").is_none() && v.get("LicenseShortName").is_none());
+    }
+
+    #[test]
+    fn the_page_first_in_the_language_asked() {
+        let text = "{{Information|description={{en|1=A '''card'''}}{{de|1=Eine Karte}}|author=[[User:A|A]]|source={{own}}|date=2024}}\n{{self|cc-by-sa-4.0}}\n[[Category:Zeta]][[Category:Alpha]]";
+        let d = mwstore_domain::describe::describe(text, "http://x/w/index.php");
+        let c = common();
+        let src = ExtSource {
+            timestamp: "2026-01-01T00:00:00Z",
+            object_name: "Card",
+            common: &c,
+            page: Some(&d),
+        };
+        let v = extmetadata(&src, &ExtOptions::default());
+        assert!(v["ImageDescription"]["value"]
+            .as_str()
+            .is_some_and(|s| s.contains("<b>card</b>")));
+        assert_eq!(v["ImageDescription"]["source"], "commons-desc-page");
+        assert_eq!(v["Categories"]["value"], "Alpha|Zeta");
+        assert_eq!(v["LicenseShortName"]["value"], "CC BY-SA 4.0");
+        assert_eq!(v["License"]["value"], "cc-by-sa-4.0");
+        assert_eq!(v["Copyrighted"]["value"], "True");
+        assert_eq!(v["AttributionRequired"]["value"], "true");
+        assert!(v.get("Copyright").is_none());
+        let de = ExtOptions {
+            language: "de".into(),
+            ..ExtOptions::default()
+        };
+        assert!(extmetadata(&src, &de)["ImageDescription"]["value"]
+            .as_str()
+            .is_some_and(|s| s.contains("Eine Karte")));
+        let all = ExtOptions {
+            multilang: true,
+            ..ExtOptions::default()
+        };
+        let v = extmetadata(&src, &all);
+        assert_eq!(v["ImageDescription"]["value"]["_type"], "lang");
+        assert!(v["ImageDescription"]["value"]["de"]
+            .as_str()
+            .is_some_and(|s| s.contains("Eine Karte")));
+        let only = ExtOptions {
+            filter: Some(vec!["Artist".into(), "License".into()]),
+            ..ExtOptions::default()
+        };
+        let v = extmetadata(&src, &only);
+        assert_eq!(
+            v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["Artist".to_owned(), "License".to_owned()])
+        );
+    }
+}
