@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 
 use mwstore_domain::title::{self, NS_FILE};
+use mwstore_domain::wikitext;
 use mwstore_storage::ts14_to_iso;
 
 use crate::context::Req;
@@ -28,6 +29,9 @@ pub async fn root() -> Response<Body> {
 pub struct IndexQuery {
     title: Option<String>,
     curid: Option<i64>,
+    /// `render`: the description page's text as an HTML fragment (what wikis that use this
+    /// one as their shared repository show on their own file pages); `raw`: its wikitext.
+    action: Option<String>,
 }
 
 /// The logged-in user of the request's sessions.
@@ -84,7 +88,51 @@ pub async fn index(
     if t.ns != NS_FILE {
         return not_found();
     }
-    description_page(&app, &t.dbkey).await
+    match q.action.as_deref() {
+        Some("render") => rendered_text(&app, &t.dbkey).await,
+        Some("raw") => raw_text(&app, &t.dbkey).await,
+        _ => description_page(&app, &t.dbkey).await,
+    }
+}
+
+/// The current text of the description page of the file `dbkey`, if it has one.
+pub async fn page_text(app: &AppState, dbkey: &str) -> Option<String> {
+    let page = app.repo.page(NS_FILE, dbkey).await.ok().flatten()?;
+    let revision = app.repo.revision(page.latest).await.ok().flatten()?;
+    Some(revision.text)
+}
+
+/// The description page's text rendered to a safe HTML fragment, as `action=render` gives
+/// it: links, emphasis, lists, headings and the known templates rendered, everything else
+/// escaped, nothing that runs or loads.
+async fn rendered_text(app: &AppState, dbkey: &str) -> Response<Body> {
+    let Some(text) = page_text(app, dbkey).await else {
+        return not_found();
+    };
+    let html = wikitext::render(&text, &crate::query::imageinfo::index_url(app)).html;
+    let mut r = html_page(StatusCode::OK, &html);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"),
+    );
+    r
+}
+
+/// The description page's wikitext, as `action=raw` gives it.
+async fn raw_text(app: &AppState, dbkey: &str) -> Response<Body> {
+    let Some(text) = page_text(app, dbkey).await else {
+        return not_found();
+    };
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/x-wiki; charset=UTF-8"),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 /// `Special:UploadStash/file/<key>` and `Special:UploadStash/thumb/<key>/<thumb name>`:
@@ -122,14 +170,7 @@ async fn description_page(app: &AppState, name: &str) -> Response<Body> {
         return not_found();
     }
     let text = match &page {
-        Some(p) => app
-            .repo
-            .revision(p.latest)
-            .await
-            .ok()
-            .flatten()
-            .map(|r| r.text)
-            .unwrap_or_default(),
+        Some(_) => page_text(app, name).await.unwrap_or_default(),
         None => String::new(),
     };
     let display = name.replace('_', " ");
@@ -159,8 +200,8 @@ async fn description_page(app: &AppState, name: &str) -> Response<Body> {
         ));
     }
     html.push_str(&format!(
-        "<h2>Description</h2>\n<div class=\"description\"><pre>{}</pre></div>\n",
-        html_escape(&text)
+        "<h2>Description</h2>\n<div class=\"description\">{}</div>\n",
+        wikitext::render(&text, &crate::query::imageinfo::index_url(app)).html
     ));
     html.push_str("<h2>File history</h2>\n<table class=\"filehistory\">\n<tr><th>Date/Time</th><th>Dimensions</th><th>Size</th><th>User</th><th>Comment</th></tr>\n");
     for (i, v) in history.iter().enumerate() {
