@@ -16,6 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,6 +130,8 @@ $wgForeignFileRepos[] = [
             .arg(root.join("docroot"))
             .env("MW_CONFIG_FILE", &settings)
             .env("PHP_CLI_SERVER_WORKERS", "2")
+            // Its own process group, so that its workers stop with it.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -204,6 +207,9 @@ $wgForeignFileRepos[] = [
 
 impl Drop for ClientWiki {
     fn drop(&mut self) {
+        // The server and the workers it forked.
+        let group = format!("-{}", self.server.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
