@@ -560,3 +560,140 @@ async fn old_versions_stashed_files_icons_and_purge() {
     );
     c.finish();
 }
+
+/// A two-frame animated GIF of `w`×`h`.
+fn animated_gif(w: u16, h: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let palette = [255u8, 0, 0, 0, 0, 255];
+        let mut enc = gif::Encoder::new(&mut out, w, h, &palette).expect("GIF encoder");
+        enc.set_repeat(gif::Repeat::Infinite).expect("repeat");
+        for colour in [0u8, 1] {
+            let mut frame = gif::Frame::default();
+            frame.width = w;
+            frame.height = h;
+            frame.delay = 10;
+            frame.buffer = std::borrow::Cow::Owned(vec![colour; usize::from(w) * usize::from(h)]);
+            enc.write_frame(&frame).expect("frame");
+        }
+    }
+    out
+}
+
+/// A real baseline TIFF of `w`×`h` (RGB, from the image crate's encoder).
+fn tiff(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Tiff)
+        .expect("encode a TIFF");
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn gif_tiff_and_hostile_sources() {
+    let server = Server::start_with_config(
+        "max_decode_memory = 33554432\nfile_extensions = [\"png\", \"gif\", \"jpg\", \"tif\", \"tiff\", \"svg\"]\n",
+    );
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    let mut c = Check::new(&server);
+
+    c.step("an animated GIF's thumbnail is its first frame, scaled");
+    let anim = animated_gif(300, 200);
+    c.upload_result(
+        &alice.upload_resp("Thumb-anim.gif", &anim, &[]).await,
+        "Success",
+    );
+    let ii = info(&alice, "Thumb-anim.gif", &[("iiurlwidth", "120")]).await;
+    c.eq(
+        "thumburl",
+        &ii["thumburl"],
+        &thumb_of(&ii["url"], "120px-Thumb-anim.gif"),
+    );
+    let (status, ctype, size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq(
+        "served",
+        (status, ctype.as_str(), size),
+        (200, "image/gif", Some((120, 80))),
+    );
+    let frames = gif::DecodeOptions::new()
+        .read_info(bytes.as_slice())
+        .map(|mut d| {
+            std::iter::from_fn(move || d.read_next_frame().ok().flatten().map(|_| ())).count()
+        });
+    c.eq("one frame", frames.ok(), Some(1));
+
+    c.step("a TIFF's thumbnails are JPEGs");
+    c.upload_result(
+        &alice
+            .upload_resp("Thumb-scan.tif", &tiff(400, 300), &[])
+            .await,
+        "Success",
+    );
+    let ii = info(&alice, "Thumb-scan.tif", &[("iiurlwidth", "200")]).await;
+    c.eq(
+        "thumburl",
+        &ii["thumburl"],
+        &thumb_of(&ii["url"], "200px-Thumb-scan.tif.jpg"),
+    );
+    c.eq("thumbmime", &ii["thumbmime"], &json!("image/jpeg"));
+    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq(
+        "served",
+        (status, ctype.as_str(), size),
+        (200, "image/jpeg", Some((200, 150))),
+    );
+
+    c.step("drawings that reach outside the file are refused before anything renders them");
+    for (name, svg) in [
+        (
+            "Thumb-passwd.svg",
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100"><image width="100" height="100" xlink:href="file:///etc/passwd"/></svg>"#,
+        ),
+        (
+            "Thumb-remote.svg",
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><image width="100" height="100" href="https://example.org/x.png"/></svg>"#,
+        ),
+    ] {
+        let r = alice.upload_resp(name, svg.as_bytes(), &[]).await;
+        c.eq(
+            &format!("{name} refused"),
+            &r.2["error"]["code"],
+            &json!("verification-error"),
+        );
+        let (status, _, _, _) =
+            fetch(&format!("{}/w/thumb.php?f={name}&width=50", server.base)).await;
+        c.eq(&format!("{name} has no thumbnail"), status, 404);
+    }
+
+    c.step("a thumbnail larger than the memory cap gets an error page, not a render");
+    let drawing = br##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200"><rect width="400" height="200" fill="#36c"/></svg>"##;
+    c.upload_result(
+        &alice.upload_resp("Thumb-wide.svg", drawing, &[]).await,
+        "Success",
+    );
+    let (status, ctype, _, body) = fetch(&format!(
+        "{}/w/thumb.php?f=Thumb-wide.svg&width=10000",
+        server.base
+    ))
+    .await;
+    let text = String::from_utf8_lossy(&body);
+    c.ok(
+        "refused within the cap (32 MiB)",
+        status == 400
+            && ctype.starts_with("text/html")
+            && text.contains("Error creating thumbnail"),
+        format!("{status} {ctype} {text}"),
+    );
+    let (status, _, size, _) = fetch(&format!(
+        "{}/w/thumb.php?f=Thumb-wide.svg&width=2000",
+        server.base
+    ))
+    .await;
+    c.eq(
+        "a large one within it renders",
+        (status, size),
+        (200, Some((2000, 1000))),
+    );
+    c.finish();
+}

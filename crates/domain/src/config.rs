@@ -122,6 +122,10 @@ pub struct Config {
     /// reports a `thumberror` (MediaWiki's `$wgMaxImageArea`, 12.5 MP there; the renderer here
     /// decodes in bounded memory, so the default is 100 MP).
     pub thumbnail_max_source_area: u64,
+    /// Seconds the rendering of one thumbnail may take; the request then gets an error page
+    /// (the render finishes on its own and is dropped, still counted against the render
+    /// slots so slow sources cannot pile up).
+    pub thumbnail_time_limit: u64,
     /// `$wgMaxArticleSize` in KiB: the largest page text (`text`, and `comment` when it
     /// becomes the text) an upload may carry.
     pub max_article_size: u64,
@@ -223,6 +227,7 @@ impl Config {
             ("max_decode_memory", self.max_decode_memory),
             ("verify_time_limit", self.verify_time_limit),
             ("thumbnail_max_source_area", self.thumbnail_max_source_area),
+            ("thumbnail_time_limit", self.thumbnail_time_limit),
             ("max_form_fields_size", self.max_form_fields_size),
             ("max_spool_bytes", self.max_spool_bytes),
             ("max_spool_bytes_per_user", self.max_spool_bytes_per_user),
@@ -407,6 +412,7 @@ impl Default for Config {
             verify_time_limit: 10,
             max_concurrent_verifications: 0,
             thumbnail_max_source_area: 100_000_000,
+            thumbnail_time_limit: 30,
             max_article_size: 2048,
             max_input_vars: 1000,
             max_form_fields_size: 8 * 1024 * 1024,

@@ -469,11 +469,21 @@ async fn stored_or_rendered(
         u32::try_from(pixels.0).unwrap_or(1),
         u32::try_from(pixels.1).unwrap_or(1),
     );
-    let rendered = tokio::task::spawn_blocking(move || {
+    let rendering = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         render::render(&*content, &mime, area, size, format, quality_low, &limits)
-    })
-    .await;
+    });
+    let limit = std::time::Duration::from_secs(app.config.thumbnail_time_limit);
+    let Ok(rendered) = tokio::time::timeout(limit, rendering).await else {
+        tracing::warn!(file = %label, thumb = %name, "a thumbnail took too long to render");
+        return Err(Failure::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "Error creating thumbnail: rendering took longer than {} seconds",
+                app.config.thumbnail_time_limit
+            ),
+        ));
+    };
     let bytes = match rendered {
         Ok(Ok(b)) => b,
         Ok(Err(RenderError::TooLarge(max))) => {
