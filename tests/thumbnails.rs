@@ -569,11 +569,13 @@ fn animated_gif(w: u16, h: u16) -> Vec<u8> {
         let mut enc = gif::Encoder::new(&mut out, w, h, &palette).expect("GIF encoder");
         enc.set_repeat(gif::Repeat::Infinite).expect("repeat");
         for colour in [0u8, 1] {
-            let mut frame = gif::Frame::default();
-            frame.width = w;
-            frame.height = h;
-            frame.delay = 10;
-            frame.buffer = std::borrow::Cow::Owned(vec![colour; usize::from(w) * usize::from(h)]);
+            let frame = gif::Frame {
+                width: w,
+                height: h,
+                delay: 10,
+                buffer: std::borrow::Cow::Owned(vec![colour; usize::from(w) * usize::from(h)]),
+                ..gif::Frame::default()
+            };
             enc.write_frame(&frame).expect("frame");
         }
     }

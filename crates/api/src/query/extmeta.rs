@@ -4,9 +4,11 @@
 //! attribution generators) find them where they look.
 //!
 //! Two sources, as on Commons: the file description page (its `{{Information}}` fields,
-//! licence templates and categories: [`mwstore_domain::describe`]), and, where the page says
-//! nothing, the file's own metadata (EXIF `ImageDescription`, `Artist`, `Copyright`,
-//! `DateTimeOriginal`).
+//! licence templates and categories: [`mwstore_domain::describe`]), and, where the page leaves
+//! a field out, the file's own metadata (EXIF `ImageDescription`, `Artist`, `Copyright`,
+//! `DateTimeOriginal`). A page without any of those templates is a plain MediaWiki page: its
+//! file gets what MediaWiki itself gives (`DateTime` and `ObjectName` only), so that answers
+//! stay the same as MediaWiki's wherever nothing Commons-style was written.
 
 use serde_json::{json, Map, Value};
 
@@ -70,6 +72,20 @@ fn exif_date(s: &str) -> String {
     }
 }
 
+/// Whether a page describes its file the Commons way: an `{{Information}}` field, a licence
+/// or a restriction template.
+fn commons_style(d: &Description) -> bool {
+    d.image_description.is_some()
+        || !d.image_description_langs.is_empty()
+        || d.date_time_original.is_some()
+        || d.credit.is_some()
+        || d.artist.is_some()
+        || d.permission.is_some()
+        || d.attribution.is_some()
+        || !d.licenses.is_empty()
+        || !d.restrictions.is_empty()
+}
+
 /// The `extmetadata` object.
 pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
     let esc = crate::http::html::escape;
@@ -82,8 +98,11 @@ pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
         "ObjectName".into(),
         field(src.object_name, "mediawiki-metadata", true),
     );
-    let page = src.page;
-    if let Some(d) = page {
+    let Some(d) = src.page.filter(|d| commons_style(d)) else {
+        return filtered(m, o);
+    };
+    let page = Some(d);
+    {
         let mut categories = d.categories.clone();
         categories.sort();
         categories.dedup();
@@ -204,6 +223,11 @@ pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
             );
         }
     }
+    filtered(m, o)
+}
+
+/// `m` with only the keys `iiextmetadatafilter` names, if it names any.
+fn filtered(mut m: Map<String, Value>, o: &ExtOptions) -> Value {
     if let Some(keep) = &o.filter {
         m.retain(|k, _| keep.iter().any(|f| f == k));
     }
@@ -223,23 +247,49 @@ mod tests {
         ])
     }
 
+    fn keys(v: &Value) -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     #[test]
-    fn the_files_own_metadata_when_there_is_no_page() {
+    fn a_plain_page_gets_what_mediawiki_gives() {
         let c = common();
+        let plain = mwstore_domain::describe::describe(
+            "An '''upload'''.\n[[Category:Cards]]",
+            "http://x/w/index.php",
+        );
+        for page in [None, Some(&plain)] {
+            let src = ExtSource {
+                timestamp: "2026-01-01T00:00:00Z",
+                object_name: "Card",
+                common: &c,
+                page,
+            };
+            let v = extmetadata(&src, &ExtOptions::default());
+            assert_eq!(keys(&v), ["DateTime", "ObjectName"]);
+            assert_eq!(v["ObjectName"]["value"], "Card");
+        }
+    }
+
+    #[test]
+    fn the_files_own_metadata_fills_what_the_page_leaves_out() {
+        let c = common();
+        let d = mwstore_domain::describe::describe("{{cc-zero}}", "http://x/w/index.php");
         let src = ExtSource {
             timestamp: "2026-01-01T00:00:00Z",
             object_name: "Card",
             common: &c,
-            page: None,
+            page: Some(&d),
         };
         let v = extmetadata(&src, &ExtOptions::default());
-        assert_eq!(v["ObjectName"]["value"], "Card");
         assert_eq!(v["ImageDescription"]["value"], "A &lt;b&gt;card&lt;/b&gt;");
         assert_eq!(v["ImageDescription"]["source"], "file-metadata");
         assert_eq!(v["Artist"]["value"], "Jane Doe");
         assert_eq!(v["DateTimeOriginal"]["value"], "2020-01-02 03:04:05");
-        assert_eq!(v["Copyright"]["value"], "CC BY 4.0 Jane Doe");
-        assert!(v.get("Categories").is_none() && v.get("LicenseShortName").is_none());
+        assert_eq!(v["Copyrighted"]["value"], "False");
+        assert!(v.get("Copyright").is_none(), "the licence says it: {v}");
     }
 
     #[test]
@@ -285,9 +335,6 @@ mod tests {
             ..ExtOptions::default()
         };
         let v = extmetadata(&src, &only);
-        assert_eq!(
-            v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
-            Some(vec!["Artist".to_owned(), "License".to_owned()])
-        );
+        assert_eq!(keys(&v), ["Artist", "License"]);
     }
 }
