@@ -42,4 +42,37 @@ for f in "$t"/*.tiff "$t"/*.pdf "$t"/*.wav "$t"/*.mid "$t"/*.mp3 "$t"/*.ogg "$t"
   case "$f" in *.tiff) p=0;; *.pdf) p=1;; *.wav) p=2;; *.mid) p=3;; *.mp3) p=4;; *.ogg) p=5;; *.flac) p=6;; *.webm) p=7;; esac
   { printf "\\x$(printf %02x $p)"; cat "$f"; } > corpus/container/seed$i; i=$((i+1))
 done
-echo "seeds: $(ls corpus/raster | wc -l) raster, $(ls corpus/props | wc -l) props, $(ls corpus/svg | wc -l) svg, $(ls corpus/container | wc -l) container"
+# Description pages as Commons writes them, and the markup the renderer must keep harmless.
+mkdir -p corpus/wikitext
+cat > corpus/wikitext/information.txt <<'WIKI'
+== {{int:filedesc}} ==
+{{Information
+|description={{en|1=A '''red''' [[Main Page|card]]}}{{de|1=Eine ''Karte''}}
+|date=2024-05-01
+|source={{own}}
+|author=[[User:Alice|Alice]]
+|permission=
+|other versions=
+}}
+
+== {{int:license-header}} ==
+{{self|cc-by-sa-4.0|GFDL|attribution=Alice}}
+{{Personality rights}}
+
+[[Category:Cards|Red]]
+WIKI
+cat > corpus/wikitext/markup.txt <<'WIKI'
+A ''plain'' paragraph with [https://example.org/x?a=1&b=2 a link], http://bare.example/ and <span lang="fr" title="t">du texte</span>.
+* one
+*# nested
+;term:definition
+ preformatted
+{| class="wikitable"
+! a !! b
+|-
+| 1 || <b>2</b>
+|}
+<nowiki>[[not a link]]</nowiki> <!-- hidden --> &amp; &#60; __NOTOC__
+<script>alert(1)</script> <b onclick="x">b</b> [javascript:alert(1) x]
+WIKI
+echo "seeds: $(ls corpus/raster | wc -l) raster, $(ls corpus/props | wc -l) props, $(ls corpus/svg | wc -l) svg, $(ls corpus/container | wc -l) container, $(ls corpus/wikitext | wc -l) wikitext"

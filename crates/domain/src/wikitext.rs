@@ -2713,6 +2713,46 @@ fn balance(html: &str) -> String {
     out
 }
 
+/// Checks that `html` keeps the renderer's promise, for tests and fuzzing: every `<` starts
+/// a tag of the whitelist (or of the renderer's own structure) whose attributes are among a
+/// few harmless ones, double-quoted, and every `href` has a safe scheme or points to `index`.
+pub fn check_output(html: &str, index: &str) -> Result<(), String> {
+    const OURS: &[&str] = &[
+        "a", "table", "tbody", "tr", "td", "th", "caption", "pre", "p", "h1",
+    ];
+    const ATTRS: &[&str] = &["href", "title", "class", "lang", "dir", "id", "rel"];
+    const SCHEMES: &[&str] = &["http://", "https://", "ftp://", "mailto:", "//", "#"];
+    let mut rest = html;
+    while let Some(p) = rest.find('<') {
+        let end = p + rest[p..]
+            .find('>')
+            .ok_or_else(|| "a tag that is not closed".to_owned())?;
+        let tag = rest[p + 1..end]
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .trim_end();
+        rest = &rest[end + 1..];
+        let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
+        if !(ALLOWED_TAGS.contains(&name) || OURS.contains(&name)) {
+            return Err(format!("<{tag}>"));
+        }
+        while !attrs.is_empty() {
+            let (attr, after) = attrs.split_once("=\"").ok_or_else(|| format!("<{tag}>"))?;
+            let (value, after) = after.split_once('"').ok_or_else(|| format!("<{tag}>"))?;
+            if !ATTRS.contains(&attr) {
+                return Err(format!("<{tag}>"));
+            }
+            if attr == "href"
+                && !(value.starts_with(index) || SCHEMES.iter().any(|s| value.starts_with(s)))
+            {
+                return Err(format!("<{tag}>"));
+            }
+            attrs = after.trim_start();
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3116,45 +3156,10 @@ mod tests {
         }
     }
 
-    /// Every `<` starts a tag of the whitelist (or of our own structure) whose attributes are
-    /// among a few harmless ones, double-quoted; every `href` has a safe scheme.
+    /// [`check_output`], as an assertion.
     fn assert_safe(input: &str, html: &str) {
-        const OURS: &[&str] = &[
-            "a", "table", "tbody", "tr", "td", "th", "caption", "pre", "p", "h1",
-        ];
-        const ATTRS: &[&str] = &["href", "title", "class", "lang", "dir", "id", "rel"];
-        const SCHEMES: &[&str] = &["http://", "https://", "ftp://", "mailto:", "//", "#", INDEX];
-        let mut rest = html;
-        while let Some(p) = rest.find('<') {
-            let end = p + rest[p..]
-                .find('>')
-                .unwrap_or_else(|| panic!("{input:?}: open tag in {html}"));
-            let tag = rest[p + 1..end]
-                .trim_start_matches('/')
-                .trim_end_matches('/')
-                .trim_end();
-            rest = &rest[end + 1..];
-            let (name, mut attrs) = tag.split_once(' ').unwrap_or((tag, ""));
-            assert!(
-                ALLOWED_TAGS.contains(&name) || OURS.contains(&name),
-                "{input:?} gave <{tag}>"
-            );
-            while !attrs.is_empty() {
-                let (attr, after) = attrs
-                    .split_once("=\"")
-                    .unwrap_or_else(|| panic!("{input:?} gave <{tag}>"));
-                let (value, after) = after
-                    .split_once('"')
-                    .unwrap_or_else(|| panic!("{input:?} gave <{tag}>"));
-                assert!(ATTRS.contains(&attr), "{input:?} gave <{tag}>");
-                if attr == "href" {
-                    assert!(
-                        SCHEMES.iter().any(|s| value.starts_with(s)),
-                        "{input:?} gave <{tag}>"
-                    );
-                }
-                attrs = after.trim_start();
-            }
+        if let Err(e) = check_output(html, INDEX) {
+            panic!("{input:?} gave {e} in {html}");
         }
     }
 
