@@ -57,6 +57,20 @@ async fn fetch(url: &str) -> (u16, String, Option<(u32, u32)>, Vec<u8>) {
     (status, ctype, size, bytes)
 }
 
+/// How many thumbnails the server has rendered (`/metrics`).
+async fn rendered_count(server: &Server) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics");
+    text.lines()
+        .filter(|l| l.starts_with("mwstore_thumbnails_rendered_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     let server = Server::start_with_config(
@@ -273,6 +287,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.step("a thumbnail is rendered once and stored: thumb.php serves the same bytes");
     let ii = info(&alice, "Thumb photo.jpg", &[("iiurlwidth", "180")]).await;
     let path_url = ii["thumburl"].as_str().unwrap_or("").to_owned();
+    let rendered_before = rendered_count(&server).await;
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let u = path_url.clone();
@@ -287,7 +302,12 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
         tags.push(etag);
     }
     tags.dedup();
-    c.eq("one rendering", tags.len(), 1);
+    c.eq("one content", tags.len(), 1);
+    c.eq(
+        "one rendering for the six",
+        rendered_count(&server).await - rendered_before,
+        1.0,
+    );
     let r = reqwest::get(format!("{base}Thumb_photo.jpg&width=180"))
         .await
         .expect("GET");

@@ -485,7 +485,11 @@ async fn stored_or_rendered(
         ));
     };
     let bytes = match rendered {
-        Ok(Ok(b)) => b,
+        Ok(Ok(b)) => {
+            metrics::counter!("mwstore_thumbnails_rendered_total", "format" => format.ext())
+                .increment(1);
+            b
+        }
         Ok(Err(RenderError::TooLarge(max))) => {
             return Err(Failure::page(
                 StatusCode::BAD_REQUEST,
