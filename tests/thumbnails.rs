@@ -514,6 +514,25 @@ async fn old_versions_stashed_files_icons_and_purge() {
     c.eq("its size", size_of(&bytes), Some((100, 75)));
     let (status, _, _, _) = fetch(&turl).await;
     c.ok("not to anyone else", status != 200, status);
+    let (_, _, body) = alice
+        .get(&[
+            ("action", "query"),
+            ("format", "json"),
+            ("formatversion", "2"),
+            ("prop", "stashimageinfo"),
+            ("siifilekey", &key),
+            ("siiprop", "url"),
+            ("siiurlwidth", "100"),
+            ("siiurlparam", "50px"),
+        ])
+        .await;
+    c.ok(
+        "stash thumbnail parameters are checked as imageinfo's",
+        body["warnings"]["stashimageinfo"]["warnings"]
+            .as_str()
+            .is_some_and(|w| w.contains("Ignoring width value set in \"siiurlparam\" (50)")),
+        &body,
+    );
 
     c.step("a file no thumbnail can be made of has MediaWiki's icon");
     let wav = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x00\x00\x00\x00";

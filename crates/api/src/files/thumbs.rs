@@ -203,6 +203,7 @@ fn asked(src: &thumb::Source<'_>, p: &crate::query::imageinfo::InfoProps) -> Ask
 /// warnings they deserve.
 pub fn check_asked(
     req: &crate::context::Req,
+    module: &str,
     dbkey: &str,
     meta: &FileMeta,
     p: &crate::query::imageinfo::InfoProps,
@@ -211,27 +212,33 @@ pub fn check_asked(
     if !p.has("url") || (p.url_width.is_none() && p.url_height.is_none() && p.url_param.is_none()) {
         return Ok(());
     }
+    // The module's parameter prefix: `ii`, `sii`.
+    let pre = if module == "stashimageinfo" {
+        "sii"
+    } else {
+        "ii"
+    };
     let mime = meta.mime();
     let src = source(dbkey, meta, &mime);
     let a = asked(&src, p);
     if a.unparsed_param {
         req.params.warn(
-            "imageinfo",
+            module,
             "badurlparam",
-            &format!("Could not parse \"iiurlparam\" for {dbkey}. Using only width and height."),
+            &format!("Could not parse \"{pre}urlparam\" for {dbkey}. Using only width and height."),
         );
     }
     if a.zero_width_param {
         return Err(ApiError::new(
             Code::InvalidUrlParam,
-            "Invalid value for \"iiurlparam\" (\"width=0\").",
+            format!("Invalid value for \"{pre}urlparam\" (\"width=0\")."),
         ));
     }
     if let Some((pw, w)) = a.ignored_width {
         req.params.warn(
-            "imageinfo",
+            module,
             "urlparamwidth",
-            &format!("Ignoring width value set in \"iiurlparam\" ({pw}) in favor of width value derived from \"iiurlwidth\"/\"iiurlheight\" ({w})."),
+            &format!("Ignoring width value set in \"{pre}urlparam\" ({pw}) in favor of width value derived from \"{pre}urlwidth\"/\"{pre}urlheight\" ({w})."),
         );
     }
     if thumb::transform(&src, &a.params).is_err() {

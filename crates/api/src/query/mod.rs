@@ -597,7 +597,7 @@ async fn imageinfo_prop(
         _ => None,
     };
     if let Some(current) = history.first() {
-        crate::files::thumbs::check_asked(req, &t.dbkey, &current.meta, ip)?;
+        crate::files::thumbs::check_asked(req, "imageinfo", &t.dbkey, &current.meta, ip)?;
     }
     let described = if ip.has("extmetadata") {
         imageinfo::page_description(&req.app, &t.dbkey).await
@@ -1283,15 +1283,16 @@ async fn stashimageinfo(req: &Req) -> Result<Vec<Value>, ApiError> {
         )?
         .unwrap_or_else(|| vec!["timestamp".into(), "url".into()]);
     let mut ip = InfoProps::new(&props);
+    // The same thumbnail parameters as imageinfo's, with the same rules.
     ip.url_width = req
         .params
         .int("stashimageinfo", "siiurlwidth", -1, None)?
-        .filter(|w| *w > 0);
+        .filter(|w| *w != -1);
     ip.url_height = req
         .params
         .int("stashimageinfo", "siiurlheight", -1, None)?
-        .filter(|h| *h > 0);
-    req.params.string("siiurlparam")?;
+        .filter(|h| *h >= 0);
+    ip.url_param = req.params.string("siiurlparam")?.filter(|s| !s.is_empty());
     let keys = keys.or(old).unwrap_or_default();
     if keys.is_empty() {
         return Err(ApiError::new(
@@ -1308,6 +1309,7 @@ async fn stashimageinfo(req: &Req) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for k in keys {
         let e = crate::ingest::stash::load_owned(req, &k).await?;
+        crate::files::thumbs::check_asked(req, "stashimageinfo", &e.key, &e.meta, &ip)?;
         out.push(Value::Object(stash_info(&req.app, &e, &ip)));
     }
     Ok(out)
