@@ -263,9 +263,10 @@ pub struct ThumbQuery {
 
 /// `Cache-Control` of thumbnails of an old version: their content never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// `Cache-Control` of thumbnails of a file's current version, which an overwrite or a
-/// revert replaces under the same URL: cached for a day, then revalidated by ETag.
-const CURRENT: &str = "public, max-age=86400";
+/// `Cache-Control` of thumbnails of a file's current version: the thumbnail of that version
+/// never changes either, but an overwrite or a revert puts another version's under the same
+/// URL, so caches keep it a day at most (without revalidating meanwhile, even on reload).
+const CURRENT: &str = "public, max-age=86400, immutable";
 
 /// The page for a thumbnail of a file that does not exist.
 fn missing(dbkey: &str) -> Response<Body> {
