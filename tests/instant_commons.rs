@@ -238,6 +238,14 @@ fn srcset(s: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The text served at `url`.
+async fn text_of(url: String) -> String {
+    let r = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    r.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
 /// The pixel size of an image served at `url`, with its bytes.
 async fn served_size(url: &str) -> ((u32, u32), Vec<u8>) {
     let r = reqwest::get(url).await.expect("GET an image");
@@ -297,15 +305,11 @@ async fn a_real_mediawiki_shows_mwstore_files() {
     tokio::task::block_in_place(|| wiki.edit("Gallery", gallery));
 
     // The page: every image comes from mwstore, at the widths asked, 1.5× and 2×.
-    let html = reqwest::get(format!(
+    let html = text_of(format!(
         "{}/w/index.php?title=Gallery&action=render",
         wiki.base
     ))
-    .await
-    .expect("GET the page")
-    .text()
-    .await
-    .expect("page text");
+    .await;
     let imgs = images(&html);
     assert_eq!(
         imgs.len(),
@@ -347,15 +351,11 @@ async fn a_real_mediawiki_shows_mwstore_files() {
     );
 
     // The wiki's own file page shows mwstore's description, rendered and safe.
-    let page = reqwest::get(format!(
+    let page = text_of(format!(
         "{}/w/index.php?title=File:Shared_photo.jpg",
         wiki.base
     ))
-    .await
-    .expect("GET the file page")
-    .text()
-    .await
-    .expect("file page");
+    .await;
     let shared = page
         .split_once("id=\"shared-image-desc\"")
         .map(|(_, rest)| {

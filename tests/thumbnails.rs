@@ -45,6 +45,14 @@ fn thumb_of(url: &Value, thumb: &str) -> Value {
     ))
 }
 
+/// A server with `config` and Alice logged in to it.
+async fn alice_on(config: &str) -> (Server, Client) {
+    let server = Server::start_with_config(config);
+    let (n, p) = alice_bot(&server);
+    let alice = logged_in(&server, &n, &p).await;
+    (server, alice)
+}
+
 /// Fetches a URL; returns the status, the content type and the decoded image's size.
 async fn fetch(url: &str) -> (u16, String, Option<(u32, u32)>, Vec<u8>) {
     let r = reqwest::get(url).await.expect("GET");
@@ -73,11 +81,10 @@ async fn rendered_count(server: &Server) -> f64 {
 
 #[tokio::test]
 async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
-    let server = Server::start_with_config(
+    let (server, alice) = alice_on(
         "thumbnail_max_source_area = 5000000\nfile_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"webp\", \"svg\"]\n",
-    );
-    let (n, p) = alice_bot(&server);
-    let alice = logged_in(&server, &n, &p).await;
+    )
+    .await;
     let mut c = Check::new(&server);
 
     let photo = make_jpeg(640, 480, "Camera");
@@ -400,11 +407,10 @@ fn size_of(bytes: &[u8]) -> Option<(u32, u32)> {
 
 #[tokio::test]
 async fn old_versions_stashed_files_icons_and_purge() {
-    let server = Server::start_with_config(
+    let (server, alice) = alice_on(
         "file_extensions = [\"png\", \"gif\", \"jpg\", \"jpeg\", \"webp\", \"svg\", \"wav\"]\n",
-    );
-    let (n, p) = alice_bot(&server);
-    let alice = logged_in(&server, &n, &p).await;
+    )
+    .await;
     let mut c = Check::new(&server);
     let first = make_png(400, 300, 1);
     let second = make_png(200, 100, 2);
@@ -632,11 +638,10 @@ fn tiff(w: u32, h: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn gif_tiff_and_hostile_sources() {
-    let server = Server::start_with_config(
+    let (server, alice) = alice_on(
         "max_decode_memory = 33554432\nfile_extensions = [\"png\", \"gif\", \"jpg\", \"tif\", \"tiff\", \"svg\"]\n",
-    );
-    let (n, p) = alice_bot(&server);
-    let alice = logged_in(&server, &n, &p).await;
+    )
+    .await;
     let mut c = Check::new(&server);
 
     c.step("an animated GIF's thumbnail is its first frame, scaled");

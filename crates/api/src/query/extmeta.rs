@@ -134,51 +134,28 @@ pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
             .or_else(|| langs.iter().next());
         pick.map(|(_, v)| Value::from(v.clone()))
     });
-    match description {
-        Some(v) => {
-            m.insert(
-                "ImageDescription".into(),
-                field(v, "commons-desc-page", false),
-            );
-        }
-        None => {
-            if let Some(v) = from_file(src.common, "ImageDescription") {
-                m.insert(
-                    "ImageDescription".into(),
-                    field(esc(&v), "file-metadata", false),
-                );
-            }
-        }
-    }
-    match page.and_then(|d| d.date_time_original.clone()) {
-        Some(v) => {
-            m.insert(
-                "DateTimeOriginal".into(),
-                field(v, "commons-desc-page", false),
-            );
-        }
-        None => {
-            if let Some(v) = from_file(src.common, "DateTimeOriginal") {
-                m.insert(
-                    "DateTimeOriginal".into(),
-                    field(esc(&exif_date(&v)), "file-metadata", false),
-                );
-            }
-        }
-    }
+    page_or_file(
+        &mut m,
+        "ImageDescription",
+        description,
+        from_file(src.common, "ImageDescription"),
+    );
+    page_or_file(
+        &mut m,
+        "DateTimeOriginal",
+        page.and_then(|d| d.date_time_original.clone())
+            .map(Value::from),
+        from_file(src.common, "DateTimeOriginal").map(|v| exif_date(&v)),
+    );
     if let Some(v) = page.and_then(|d| d.credit.clone()) {
         m.insert("Credit".into(), field(v, "commons-desc-page", true));
     }
-    match page.and_then(|d| d.artist.clone()) {
-        Some(v) => {
-            m.insert("Artist".into(), field(v, "commons-desc-page", false));
-        }
-        None => {
-            if let Some(v) = from_file(src.common, "Artist") {
-                m.insert("Artist".into(), field(esc(&v), "file-metadata", false));
-            }
-        }
-    }
+    page_or_file(
+        &mut m,
+        "Artist",
+        page.and_then(|d| d.artist.clone()).map(Value::from),
+        from_file(src.common, "Artist"),
+    );
     if let Some(v) = page.and_then(|d| d.permission.clone()) {
         m.insert("Permission".into(), field(v, "commons-desc-page", true));
     }
@@ -224,6 +201,17 @@ pub fn extmetadata(src: &ExtSource<'_>, o: &ExtOptions) -> Value {
         }
     }
     filtered(m, o)
+}
+
+/// Sets `key` to the page's value (HTML) if it has one, else to the file's own (text,
+/// escaped).
+fn page_or_file(m: &mut Map<String, Value>, key: &str, page: Option<Value>, file: Option<String>) {
+    let value = match (page, file) {
+        (Some(v), _) => field(v, "commons-desc-page", false),
+        (None, Some(v)) => field(crate::http::html::escape(&v), "file-metadata", false),
+        (None, None) => return,
+    };
+    m.insert(key.into(), value);
 }
 
 /// `m` with only the keys `iiextmetadatafilter` names, if it names any.
