@@ -246,6 +246,12 @@ async fn text_of(url: String) -> String {
     r.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
+/// The JSON served at `url`.
+async fn json_of(url: String) -> Value {
+    let text = text_of(url.clone()).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url} is not JSON ({e}): {text}"))
+}
+
 /// The pixel size of an image served at `url`, with its bytes.
 async fn served_size(url: &str) -> ((u32, u32), Vec<u8>) {
     let r = reqwest::get(url).await.expect("GET an image");
@@ -387,16 +393,12 @@ async fn a_real_mediawiki_shows_mwstore_files() {
     );
 
     // Its API reports the file from the mwstore repository, with mwstore's facts.
-    let info: Value = reqwest::get(format!(
+    let info: Value = json_of(format!(
         "{}/w/api.php?action=query&prop=imageinfo&titles=File:Shared_photo.jpg\
          &iiprop=sha1|size|url|extmetadata&iiurlwidth=220&format=json&formatversion=2",
         wiki.base
     ))
-    .await
-    .expect("client API")
-    .json()
-    .await
-    .expect("client API JSON");
+    .await;
     let p = &info["query"]["pages"][0];
     assert_eq!(p["imagerepository"], "mwstore", "{info}");
     let ii = &p["imageinfo"][0];
@@ -431,17 +433,13 @@ async fn a_real_mediawiki_shows_mwstore_files() {
     );
 
     // Many files at once, as a page with a gallery asks: the batch reports each.
-    let batch: Value = reqwest::get(format!(
+    let batch: Value = json_of(format!(
         "{}/w/api.php?action=query&prop=imageinfo&iiprop=sha1\
          &titles=File:Shared_photo.jpg|File:Shared_chart.png|File:Shared_drawing.svg|File:Nowhere.png\
          &format=json&formatversion=2",
         wiki.base
     ))
-    .await
-    .expect("client API")
-    .json()
-    .await
-    .expect("client API JSON");
+    .await;
     let mut repos: Vec<(String, String)> = batch["query"]["pages"]
         .as_array()
         .expect("pages")
