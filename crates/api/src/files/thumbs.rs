@@ -690,14 +690,12 @@ pub async fn serve_stash_thumb(
 /// `/w/resources/assets/file-type-icons/<name>`: the icon that stands for files no
 /// thumbnail can be made of (one picture for every type), rendered once.
 pub async fn serve_icon(
-    State(app): State<Arc<AppState>>,
     axum::extract::Path(name): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response<Body> {
     if !thumb::is_icon_name(&name) {
         return super::serve::not_found();
     }
-    let _ = &app;
     match icon_png() {
         Some(png) => super::serve::serve_static(png, "image/png", &headers),
         None => super::serve::not_found(),
