@@ -291,17 +291,31 @@ fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
 
 /// The process and its descendants (through /proc/PID/task/TID/children).
 fn process_tree(pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
+    process_tree_depths(pid)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// The process (depth 0) and all its descendants with their depth, breadth first: the
+/// children of every thread of every process, so grandchildren too (php-fpm's workers are
+/// at depth 1, the shell and ImageMagick's `convert` a worker starts at 2 and below).
+fn process_tree_depths(pid: u32) -> Vec<(u32, u32)> {
+    let mut out = vec![(pid, 0)];
     let mut i = 0;
     while i < out.len() && out.len() < 4096 {
-        let p = out[i];
+        let (p, depth) = out[i];
         i += 1;
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
             continue;
         };
         for t in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+                out.extend(
+                    s.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok())
+                        .map(|c| (c, depth + 1)),
+                );
             }
         }
     }
@@ -317,6 +331,16 @@ struct RssPeaks {
     tree: AtomicU64,
     /// Largest VmRSS of any single process of the tree.
     single: AtomicU64,
+    /// Largest VmRSS of a process at depth 2 or more: what a server's workers start
+    /// (ImageMagick under php-fpm).
+    helper: AtomicU64,
+    /// The first sample: the process's own VmRSS and the tree's sum (KiB, 0 before).
+    start_own: AtomicU64,
+    start_tree: AtomicU64,
+    /// Most processes seen in the tree at once.
+    processes: AtomicU64,
+    /// Names of the helpers seen (`comm`).
+    helper_names: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Samples the server's memory every 100 ms until dropped.
@@ -329,13 +353,19 @@ struct RssSampler {
 
 impl RssSampler {
     fn start(pid: u32) -> RssSampler {
+        RssSampler::start_every(pid, Duration::from_millis(100))
+    }
+
+    fn start_every(pid: u32, every: Duration) -> RssSampler {
         let peaks = Arc::new(RssPeaks::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (p, s) = (peaks.clone(), stop.clone());
+        // The first sample is taken before the run starts.
+        sample(pid, &p);
         let task = tokio::task::spawn_blocking(move || {
             while !s.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
                 sample(pid, &p);
-                std::thread::sleep(Duration::from_millis(100));
             }
         });
         RssSampler {
@@ -361,6 +391,11 @@ impl RssSampler {
             "max_process_rss_mib": mib(self.peaks.single.load(Ordering::Relaxed)),
             "vmhwm_mib": proc_status_kib(self.pid, "VmHWM").map(mib),
             "processes": process_tree(self.pid).len(),
+            "processes_max": self.peaks.processes.load(Ordering::Relaxed),
+            "start_rss_mib": mib(self.peaks.start_own.load(Ordering::Relaxed)),
+            "tree_start_rss_mib": mib(self.peaks.start_tree.load(Ordering::Relaxed)),
+            "helper_peak_rss_mib": mib(self.peaks.helper.load(Ordering::Relaxed)),
+            "helper_names": lock(&self.peaks.helper_names).iter().collect::<Vec<_>>(),
         })
     }
 }
@@ -373,17 +408,34 @@ impl Drop for RssSampler {
 
 fn sample(pid: u32, p: &RssPeaks) {
     let mut sum = 0;
-    for (i, q) in process_tree(pid).into_iter().enumerate() {
+    let mut own = 0;
+    let tree = process_tree_depths(pid);
+    p.processes.fetch_max(tree.len() as u64, Ordering::Relaxed);
+    for (q, depth) in tree {
         let Some(kib) = proc_status_kib(q, "VmRSS") else {
             continue;
         };
-        if i == 0 {
+        if depth == 0 {
+            own = kib;
             p.own.fetch_max(kib, Ordering::Relaxed);
+        }
+        if depth >= 2 {
+            p.helper.fetch_max(kib, Ordering::Relaxed);
+            if let Ok(name) = std::fs::read_to_string(format!("/proc/{q}/comm")) {
+                lock(&p.helper_names).insert(name.trim().to_owned());
+            }
         }
         p.single.fetch_max(kib, Ordering::Relaxed);
         sum += kib;
     }
     p.tree.fetch_max(sum, Ordering::Relaxed);
+    // Only the first sample sets these (they start at 0).
+    let _ = p
+        .start_own
+        .compare_exchange(0, own, Ordering::Relaxed, Ordering::Relaxed);
+    let _ = p
+        .start_tree
+        .compare_exchange(0, sum, Ordering::Relaxed, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
