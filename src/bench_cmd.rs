@@ -1,14 +1,21 @@
 //! `mwstore bench`: a load generator for any MediaWiki API (mwstore or MediaWiki itself).
 //!
-//! Two scenarios, both through the client library:
+//! Three scenarios, uploading through the client library:
 //! - `small`: distinct small PNGs uploaded in one request each, at several concurrencies:
 //!   uploads per second and the latency of each upload request (p50, p99).
 //! - `chunked`: large generated PNGs sent in chunks: ingestion rate, latency of the
 //!   non-final chunks (p50, p99), of the final chunk and of the commit.
+//! - `thumbs`: a 12 MP JPEG, a 24 MP PNG and a large SVG: time to the first byte of
+//!   thumbnails rendered on demand, and requests per second of stored thumbnails and of the
+//!   originals ([`thumbs`]).
 //!
 //! With `--server-pid`, the server's memory is sampled from /proc every 100 ms during each
-//! run (the process and its descendants, for servers made of worker processes), and its
-//! `VmHWM` (peak since the process started) is read at the end of each run.
+//! run (every 20 ms during thumbnail renders; the process and all its descendants, for
+//! servers made of worker processes and the helpers they start), and its `VmHWM` (peak
+//! since the process started) is read at the end of each run.
+
+#[path = "bench_thumbs.rs"]
+mod thumbs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +69,20 @@ pub struct BenchArgs {
     /// Directory for the generated files (default: the system's temporary directory).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Thumbnail widths of the thumbs scenario, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "220,1280",
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub thumb_widths: Vec<u32>,
+    /// Fresh renders per width in the thumbs scenario (at widths W, W+1, …, each new).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub thumb_samples: u32,
+    /// Seconds of each run that fetches a stored thumbnail or an original repeatedly.
+    #[arg(long, default_value_t = 2.0)]
+    pub thumb_seconds: f64,
+    /// Divides the sizes of the thumbs scenario's sources (tests use small ones).
+    #[arg(long, default_value_t = 1, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub thumb_source_divisor: u32,
 }
 
 /// The scenarios of `mwstore bench`.
@@ -71,7 +92,9 @@ pub enum Scenario {
     Small,
     /// Large files uploaded in chunks.
     Chunked,
-    /// Both.
+    /// Thumbnails rendered on demand and served from storage.
+    Thumbs,
+    /// All three.
     All,
 }
 
@@ -797,6 +820,9 @@ fn table(report: &Value) -> String {
             ));
         }
     }
+    if report["thumbs"].is_object() {
+        s.push_str(&thumbs::table(&report["thumbs"]));
+    }
     s
 }
 
@@ -808,6 +834,9 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             args.user, args.password_env
         )
     })?;
+    if !(args.thumb_seconds > 0.0 && args.thumb_seconds <= 3600.0) {
+        bail!("--thumb-seconds must be above 0 and at most 3600");
+    }
     if let Some(pid) = args.server_pid {
         if proc_status_kib(pid, "VmRSS").is_none() {
             bail!("no process {pid} whose memory can be read from /proc");
@@ -845,10 +874,14 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             "concurrency": args.concurrency,
             "size_mib": args.size_mib,
             "chunk_mib": args.chunk_mib,
+            "thumb_widths": args.thumb_widths,
+            "thumb_samples": args.thumb_samples,
+            "thumb_seconds": args.thumb_seconds,
+            "thumb_source_divisor": args.thumb_source_divisor,
         },
     });
     let result = async {
-        if args.scenario != Scenario::Chunked {
+        if matches!(args.scenario, Scenario::Small | Scenario::All) {
             let mut rows = Vec::new();
             for &c in &args.concurrency {
                 eprintln!("small: {} uploads at concurrency {c}", args.small_count);
@@ -856,7 +889,7 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             }
             report["small"] = Value::Array(rows);
         }
-        if args.scenario != Scenario::Small {
+        if matches!(args.scenario, Scenario::Chunked | Scenario::All) {
             let mut rows = Vec::new();
             for &size in &args.size_mib {
                 for &chunk in &args.chunk_mib {
@@ -865,6 +898,15 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
                 }
             }
             report["chunked"] = Value::Array(rows);
+        }
+        if matches!(args.scenario, Scenario::Thumbs | Scenario::All) {
+            let opts = thumbs::ThumbOpts {
+                widths: args.thumb_widths.clone(),
+                samples: args.thumb_samples,
+                seconds: args.thumb_seconds,
+                divisor: args.thumb_source_divisor,
+            };
+            report["thumbs"] = thumbs::run(&ctx, &opts).await?;
         }
         anyhow::Ok(())
     }
