@@ -6,7 +6,8 @@
 #     --quick            small (50 uploads per concurrency) + chunked 100 MiB only (and the
 #                        thumbnails), on both
 #     --quick-reference  full run on mwstore, quick run on MediaWiki
-#     --thumbs           only the thumbnail scenario (a few minutes), on both
+#     --thumbs           only the thumbnail scenario (about ten minutes, most of it
+#                        MediaWiki rendering the SVG), on both
 #
 # mwstore: a release build on a temporary data directory (4 GiB uploads allowed), with a user
 # and a bot password made for the run. MediaWiki: ../shared/tools/mediawiki-reference/setup.sh
@@ -75,8 +76,10 @@ if [ "$THUMBS_ONLY" = 0 ]; then
 fi
 
 echo "== mwstore"
+# The reference wiki's file types (SVG among them; MediaWiki's default list has none).
 cat > "$WORK/config.toml" <<EOF
 max_upload_size = 4294967296
+file_extensions = ["png", "gif", "jpg", "jpeg", "webp", "svg", "pdf", "tif", "tiff", "ogg", "oga", "ogv", "opus", "flac", "wav", "webm", "mp3", "mpg", "mpeg", "mid", "midi", "xcf"]
 EOF
 COMMON=(--data-dir "$WORK/data" --config "$WORK/config.toml")
 : > "$WORK/serve.log"
@@ -225,7 +228,7 @@ if th:
             print(f"{'':>14}sizes differ: mwstore {' '.join(sizes)} | MediaWiki {' '.join(msizes)}")
     print()
     print("stored thumbnails and originals, requests/s over keep-alive (mwstore | MediaWiki), ratio mwstore/MediaWiki")
-    print(f"{'source':>6} {'what':>9} | {'bytes':>19} | {'c1 req/s':>17} {'ratio':>7} | {'c4 req/s':>17} {'ratio':>7}")
+    print(f"{'source':>6} {'what':>12} | {'bytes':>19} | {'c1 req/s':>17} {'ratio':>7} | {'c4 req/s':>17} {'ratio':>7}")
     rcached = {(r["source"], r["what"]): r for r in rth.get("cached", [])}
     def rps(r, c):
         for x in (r or {}).get("runs") or []:
@@ -234,9 +237,23 @@ if th:
         return None
     for r in th.get("cached", []):
         m = rcached.get((r["source"], r["what"]), {})
-        print(f"{r['source']:>6} {r['what']:>9} | {r.get('bytes', '-')!s:>9} {m.get('bytes', '-')!s:>9} | "
+        print(f"{r['source']:>6} {r['what']:>12} | {r.get('bytes', '-')!s:>9} {m.get('bytes', '-')!s:>9} | "
               f"{f(rps(r, 1)):>8} {f(rps(m, 1)):>8} {ratio(rps(r, 1), rps(m, 1)):>7} | "
               f"{f(rps(r, 4)):>8} {f(rps(m, 4)):>8} {ratio(rps(r, 4), rps(m, 4)):>7}")
+    # On each server, a stored thumbnail against the same bytes served as a file.
+    def own(rows):
+        by = {(r["source"], r["what"]): r for r in rows}
+        out = []
+        for r in rows:
+            c = by.get((r["source"], f"{r['what']} file"))
+            if r.get("width") is not None and c and not r.get("failed") and not c.get("failed"):
+                out.append((r["source"], r["what"], [ratio(rps(r, k), rps(c, k)) for k in (1, 4)]))
+        return out
+    print()
+    print("stored thumbnail req/s / the same bytes as a file's req/s, on each server (c1, c4)")
+    for who, rows in (("mwstore", th.get("cached", [])), ("MediaWiki", rth.get("cached", []))):
+        cells = [f"{s} {w} {a}/{b}" for s, w, (a, b) in own(rows)]
+        print(f"  {who:>9}: {', '.join(cells) if cells else '-'}")
     errs = [("mwstore", e) for e in th.get("errors", [])] + [("MediaWiki", e) for e in rth.get("errors", [])]
     if errs:
         print()

@@ -15,8 +15,9 @@
 //!   sampled meanwhile, the helpers it starts (ImageMagick's `convert` under php-fpm)
 //!   included;
 //! - cached serving: the `thumburl` that `prop=imageinfo&iiurlwidth=W` hands out (rendered by
-//!   then), fetched repeatedly over keep-alive connections at concurrency 1 and 4, and the
-//!   same for the source's original file URL.
+//!   then), fetched repeatedly over keep-alive connections at concurrency 1 and 4; the same
+//!   for the very bytes of that thumbnail uploaded as a file of their own (what serving them
+//!   as an original costs on that server), and for the source's original.
 //!
 //! Every thumbnail served is checked: status 200, an image of the width asked (read from its
 //! PNG, JPEG or GIF header) and not the original. A request that fails a check is recorded
@@ -581,25 +582,51 @@ pub async fn run(ctx: &Ctx, opts: &ThumbOpts) -> Result<Value> {
             }
             fresh.push(row);
         }
+        let mut rows = Vec::new();
         for &w in &opts.widths {
-            eprintln!("thumbs: {} at {w}px: cached", kind.label());
-            let row = match thumb_url(&wiki, &source, w).await {
-                Ok(url) => serve_run(ctx, &wiki, &source, Some(w), &url, opts.seconds).await,
-                Err(e) => failed_serve(ctx, &source, Some(w), e),
+            eprintln!("thumbs: {} at {w}px: stored", kind.label());
+            let (row, body) = match thumb_url(&wiki, &source, w).await {
+                Ok(url) => {
+                    serve_run(ctx, &wiki, &source, Target::Thumb(w), &url, opts.seconds).await
+                }
+                Err(e) => (failed_serve(ctx, &source, Target::Thumb(w), e), None),
             };
-            if let Some(e) = row["error"].as_str() {
-                errors.push(
-                    json!({"source": kind.label(), "what": format!("cached {w}px"), "error": e}),
+            rows.push(row);
+            // The same bytes uploaded as a file of their own: what serving them as an
+            // original costs on the same server.
+            if let Some(body) = body {
+                eprintln!(
+                    "thumbs: {} at {w}px: the same bytes as a file",
+                    kind.label()
                 );
+                let row = match upload_copy(ctx, &wiki, &source, w, &body).await {
+                    Ok(url) => {
+                        serve_run(ctx, &wiki, &source, Target::Copy(w), &url, opts.seconds)
+                            .await
+                            .0
+                    }
+                    Err(e) => failed_serve(ctx, &source, Target::Copy(w), e),
+                };
+                rows.push(row);
+            }
+        }
+        eprintln!("thumbs: {}: original", kind.label());
+        let (row, _) = serve_run(
+            ctx,
+            &wiki,
+            &source,
+            Target::Original,
+            &source.url,
+            opts.seconds,
+        )
+        .await;
+        rows.push(row);
+        for row in rows {
+            if let Some(e) = row["error"].as_str() {
+                errors.push(json!({"source": kind.label(), "what": row["what"], "error": e}));
             }
             cached.push(row);
         }
-        eprintln!("thumbs: {}: original", kind.label());
-        let row = serve_run(ctx, &wiki, &source, None, &source.url, opts.seconds).await;
-        if let Some(e) = row["error"].as_str() {
-            errors.push(json!({"source": kind.label(), "what": "original", "error": e}));
-        }
-        cached.push(row);
     }
     Ok(json!({
         "sources": sources_json,
@@ -766,47 +793,114 @@ async fn thumb_url(wiki: &Wiki, source: &Source, width: u32) -> Result<String, S
     Ok(wiki.absolute(url))
 }
 
-fn failed_serve(ctx: &Ctx, source: &Source, width: Option<u32>, e: String) -> Value {
+/// What a cached-serving run fetches.
+#[derive(Clone, Copy)]
+enum Target {
+    /// The stored thumbnail of this width, at its `thumburl`.
+    Thumb(u32),
+    /// The same bytes uploaded as a file, at that file's URL.
+    Copy(u32),
+    /// The source's original.
+    Original,
+}
+
+impl Target {
+    fn label(self) -> String {
+        match self {
+            Target::Thumb(w) => format!("{w}px"),
+            Target::Copy(w) => format!("{w}px file"),
+            Target::Original => "original".into(),
+        }
+    }
+
+    fn width(self) -> Option<u32> {
+        match self {
+            Target::Thumb(w) | Target::Copy(w) => Some(w),
+            Target::Original => None,
+        }
+    }
+}
+
+fn failed_serve(ctx: &Ctx, source: &Source, target: Target, e: String) -> Value {
     ctx.failures.fetch_add(1, Ordering::Relaxed);
-    eprintln!("thumbs: {} {}: {e}", source.kind.label(), what(width));
+    eprintln!("thumbs: {} {}: {e}", source.kind.label(), target.label());
     json!({
         "source": source.kind.label(),
-        "what": what(width),
-        "width": width,
+        "what": target.label(),
+        "width": target.width(),
         "failed": 1,
         "error": e,
     })
 }
 
-fn what(width: Option<u32>) -> String {
-    match width {
-        Some(w) => format!("{w}px"),
-        None => "original".into(),
+/// Uploads a served thumbnail as a file of its own; returns that file's URL.
+async fn upload_copy(
+    ctx: &Ctx,
+    wiki: &Wiki,
+    source: &Source,
+    width: u32,
+    body: &[u8],
+) -> Result<String, String> {
+    let ext = if body.starts_with(b"\x89PNG") {
+        "png"
+    } else if body.starts_with(&[0xff, 0xd8]) {
+        "jpg"
+    } else if body.starts_with(b"GIF8") {
+        "gif"
+    } else {
+        return Err("the thumbnail is not a PNG, JPEG or GIF".into());
+    };
+    let label = source.kind.label();
+    let path = ctx.work.join(format!("thumbs-{label}-{width}.{ext}"));
+    std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let name = format!("Bench-{}-thumbs-{label}-{width}px-file.{ext}", ctx.run_id);
+    let r = ctx
+        .client
+        .upload(&request(&path, name.clone(), 1 << 30), &|_| {})
+        .await;
+    let _ = std::fs::remove_file(&path);
+    let filename = match r {
+        Ok(mwstore_client::UploadOutcome::Uploaded { filename, .. }) => filename,
+        other => {
+            return Err(format!(
+                "upload of {name} failed: {}",
+                failure(other).unwrap_or_default()
+            ))
+        }
+    };
+    let info = wiki.imageinfo(&filename, None).await?;
+    match info["url"].as_str() {
+        Some(url) => Ok(wiki.absolute(url)),
+        None => Err(format!("imageinfo of {filename} has no url")),
     }
 }
 
-/// Requests per second for `url` (a stored thumbnail `width` wide, or the original) at each
-/// concurrency, for `seconds` each, over keep-alive connections.
+/// Requests per second for `url` (a stored thumbnail, the same bytes as a file, or the
+/// original) at each concurrency, for `seconds` each, over keep-alive connections. Returns
+/// the row and, when it passed its checks, the body of the first answer.
 async fn serve_run(
     ctx: &Ctx,
     wiki: &Wiki,
     source: &Source,
-    width: Option<u32>,
+    target: Target,
     url: &str,
     seconds: f64,
-) -> Value {
+) -> (Value, Option<Vec<u8>>) {
     // The first request checks what is served; it also makes sure it is stored.
     let first = match fetch(wiki.http.get(url)).await {
         Ok(f) => f,
-        Err(e) => return failed_serve(ctx, source, width, e),
+        Err(e) => return (failed_serve(ctx, source, target, e), None),
     };
-    let checked = match width {
+    let checked = match target.width() {
         Some(w) => check_thumb(&first, w, source.size).map(|_| ()),
         None if first.status != 200 => Err(format!("{} {}", first.status, reason(&first.body))),
         None => Ok(()),
     };
     if let Err(e) = checked {
-        return failed_serve(ctx, source, width, format!("{url}: {e}"));
+        return (
+            failed_serve(ctx, source, target, format!("{url}: {e}")),
+            None,
+        );
     }
     let len = first.body.len() as u64;
     let mut runs = Vec::new();
@@ -819,16 +913,17 @@ async fn serve_run(
     if failed > 0 {
         ctx.failures.fetch_add(1, Ordering::Relaxed);
     }
-    json!({
+    let row = json!({
         "source": source.kind.label(),
-        "what": what(width),
-        "width": width,
+        "what": target.label(),
+        "width": target.width(),
         "url": url,
         "bytes": len,
         "failed": failed,
         "error": if failed > 0 { Value::from(format!("{failed} requests of {url} failed")) } else { Value::Null },
         "runs": runs,
-    })
+    });
+    (row, Some(first.body))
 }
 
 /// `concurrency` clients GET `url` back to back for `dur`; each answer must be 200 and
@@ -994,8 +1089,8 @@ pub fn table(t: &Value) -> String {
         ));
     }
     s.push_str(&format!(
-        "\ncached thumbnails (thumburl) and originals (url), keep-alive\n\
-         {:>6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
+        "\nstored thumbnails (thumburl), the same bytes as a file, originals (url); keep-alive\n\
+         {:>6} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
         "source", "what", "bytes", "c1 req/s", "c4 req/s", "c1 MB/s", "c4 MB/s", "failed"
     ));
     for r in t["cached"].as_array().into_iter().flatten() {
@@ -1009,7 +1104,7 @@ pub fn table(t: &Value) -> String {
                 .unwrap_or_else(|| "-".into())
         };
         s.push_str(&format!(
-            "{:>6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
+            "{:>6} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n",
             r["source"].as_str().unwrap_or("?"),
             r["what"].as_str().unwrap_or("?"),
             r["bytes"].as_u64().map_or("-".into(), |b| b.to_string()),

@@ -189,7 +189,7 @@ async fn thumbs_scenario_times_fresh_and_stored_thumbnails() {
         ],
     );
     assert!(out.contains("fresh thumbnails"), "{out}");
-    assert!(out.contains("cached thumbnails"), "{out}");
+    assert!(out.contains("stored thumbnails"), "{out}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(
         v.get("small").is_none() && v.get("chunked").is_none(),
@@ -228,10 +228,16 @@ async fn thumbs_scenario_times_fresh_and_stored_thumbnails() {
         );
         assert!(positive(&r["rss"]["peak_rss_mib"]), "{r}");
     }
-    // Per source: each width's stored thumbnail, then the original.
+    // Per source: each width's stored thumbnail and the same bytes as a file, then the
+    // original.
     let cached = t["cached"].as_array().unwrap();
     let what: Vec<&str> = cached.iter().map(|r| r["what"].as_str().unwrap()).collect();
-    assert_eq!(what, ["40px", "120px", "original"].repeat(3), "{t}");
+    assert_eq!(
+        what,
+        ["40px", "40px file", "120px", "120px file", "original"].repeat(3),
+        "{t}"
+    );
+    assert_eq!(cached[0]["bytes"], cached[1]["bytes"], "{t}");
     for r in cached {
         assert_eq!(r["failed"], 0, "{r}");
         let runs = r["runs"].as_array().unwrap();
