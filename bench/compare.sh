@@ -2,29 +2,37 @@
 # Measures mwstore and, when it is installed on this machine, the reference MediaWiki 1.39 with
 # the same `mwstore bench` scenarios, and prints both tables and the ratios side by side.
 #
-#   bench/compare.sh [--quick] [--quick-reference]
-#     --quick            small (50 uploads per concurrency) + chunked 100 MiB only, on both
+#   bench/compare.sh [--quick] [--quick-reference] [--thumbs]
+#     --quick            small (50 uploads per concurrency) + chunked 100 MiB only (and the
+#                        thumbnails), on both
 #     --quick-reference  full run on mwstore, quick run on MediaWiki
+#     --thumbs           only the thumbnail scenario (about ten minutes, most of it
+#                        MediaWiki rendering the SVG), on both
 #
 # mwstore: a release build on a temporary data directory (4 GiB uploads allowed), with a user
 # and a bot password made for the run. MediaWiki: ../shared/tools/mediawiki-reference/setup.sh
 # on /tmp/mwanchor-bench, port 8082, when that script exists and the mediawiki package is
-# installed (needs root); its php-fpm master and workers are sampled for memory.
+# installed (needs root); its php-fpm master and workers are sampled for memory (and the
+# ImageMagick processes they start). The binary is taken from $CARGO_TARGET_DIR (default
+# target/) and hard-linked into the run's directory, so a rebuild meanwhile does not swap it.
 # Figures (JSON) are left in $BENCH_OUT (default: a new directory under /tmp).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICK=0
 QUICK_REF=0
+THUMBS_ONLY=0
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=1; QUICK_REF=1 ;;
     --quick-reference) QUICK_REF=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --thumbs) THUMBS_ONLY=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
 QUICK_ARGS=(--small-count 50 --size-mib 100)
+THUMBS_ARGS=(--scenario thumbs)
 
 REF_DIR="$ROOT/../shared/tools/mediawiki-reference"
 REF_DATA=/tmp/mwanchor-bench
@@ -49,22 +57,29 @@ trap cleanup EXIT INT TERM
 
 echo "== building mwstore (release)"
 (cd "$ROOT" && cargo build --release --bin mwstore)
-BIN="$ROOT/target/release/mwstore"
+BUILT="${CARGO_TARGET_DIR:-$ROOT/target}/release/mwstore"
+BIN="$WORK/mwstore"
+ln "$BUILT" "$BIN" 2>/dev/null || cp "$BUILT" "$BIN"
 
 echo "== machine"
 CORES="$(nproc)"
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 MEM="$(awk '/MemTotal/ {printf "%d MiB", $2/1024}' /proc/meminfo)"
 echo "$CORES cores, $CPU, $MEM, $(uname -sr)"
-# What the disk under the data directory sustains for a 1 GiB sequential, synced write.
-DISK="$(dd if=/dev/zero of="$WORK/dd.test" bs=1M count=1024 conv=fdatasync 2>&1 | tail -n1)"
-rm -f "$WORK/dd.test"
-echo "disk ($WORK): $DISK"
-echo "$DISK" > "$OUT/disk.txt"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$THUMBS_ONLY" = 0 ]; then
+  # What the disk under the data directory sustains for a 1 GiB sequential, synced write.
+  DISK="$(dd if=/dev/zero of="$WORK/dd.test" bs=1M count=1024 conv=fdatasync 2>&1 | tail -n1)"
+  rm -f "$WORK/dd.test"
+  echo "disk ($WORK): $DISK"
+  echo "$DISK" > "$OUT/disk.txt"
+fi
 
 echo "== mwstore"
+# The reference wiki's file types (SVG among them; MediaWiki's default list has none).
 cat > "$WORK/config.toml" <<EOF
 max_upload_size = 4294967296
+file_extensions = ["png", "gif", "jpg", "jpeg", "webp", "svg", "pdf", "tif", "tiff", "ogg", "oga", "ogv", "opus", "flac", "wav", "webm", "mp3", "mpg", "mpeg", "mid", "midi", "xcf"]
 EOF
 COMMON=(--data-dir "$WORK/data" --config "$WORK/config.toml")
 : > "$WORK/serve.log"
@@ -86,6 +101,7 @@ MWSTORE_BENCH_PASSWORD="$(python3 -c 'import json,sys; print(json.loads(sys.argv
 echo "API $API, pid $SERVER_PID, user $LGNAME"
 ARGS=()
 [ "$QUICK" = 1 ] && ARGS=("${QUICK_ARGS[@]}")
+[ "$THUMBS_ONLY" = 1 ] && ARGS=("${THUMBS_ARGS[@]}")
 "$BIN" bench --api "$API" --user "$LGNAME" --password-env MWSTORE_BENCH_PASSWORD \
   --server-pid "$SERVER_PID" --json "$OUT/mwstore.json" --work-dir "$WORK" "${ARGS[@]}" \
   | tee "$OUT/mwstore.txt" || echo "(mwstore bench reported failures)"
@@ -115,7 +131,9 @@ else
     FPM_PID="$(cat "$REF_DATA/run/php-fpm.pid")"
     echo "API $REF_API, php-fpm master pid $FPM_PID, user $REF_USER"
     ARGS=()
-    if [ "$QUICK_REF" = 1 ]; then
+    if [ "$THUMBS_ONLY" = 1 ]; then
+      ARGS=("${THUMBS_ARGS[@]}")
+    elif [ "$QUICK_REF" = 1 ]; then
       ARGS=("${QUICK_ARGS[@]}")
       echo "(quick run: ${QUICK_ARGS[*]})"
     fi
@@ -153,36 +171,95 @@ def tree(r):
 print(f"mwstore {ours['mwstore_version']} ({ours['server']['generator']}) "
       f"vs {ref['server']['generator'] + ' (reference)' if ref else 'no reference'}")
 print("ratios: rates mwstore/MediaWiki; latencies MediaWiki/mwstore (higher is better for mwstore)")
-print()
-print("small uploads")
-print(f"{'conc':>5} | {'uploads/s':>21} {'ratio':>7} | {'p50 ms':>17} {'ratio':>7} | "
-      f"{'p99 ms':>17} {'ratio':>7} | {'RSS MiB (MW: worker/all)':>26}")
-refsmall = {r["concurrency"]: r for r in (ref or {}).get("small", [])}
-for r in ours.get("small", []):
-    m = refsmall.get(r["concurrency"], {})
-    print(f"{r['concurrency']:>5} | {f(r['uploads_per_s']):>10} {f(m.get('uploads_per_s')):>10} "
-          f"{ratio(r['uploads_per_s'], m.get('uploads_per_s')):>7} | "
-          f"{f(r['p50_ms']):>8} {f(m.get('p50_ms')):>8} {ratio(m.get('p50_ms'), r['p50_ms']):>7} | "
-          f"{f(r['p99_ms']):>8} {f(m.get('p99_ms')):>8} {ratio(m.get('p99_ms'), r['p99_ms']):>7} | "
-          f"{f(rss(r)):>8} {f(rss(m) if m else None):>8}/{f(tree(m) if m else None):<8}")
-print()
-print("chunked uploads (mwstore | MediaWiki)")
-print(f"{'MiB':>5} {'chunk':>5} | {'MB/s':>15} {'ratio':>6} | {'chunk p50 ms':>17} | "
-      f"{'final chunk ms':>17} {'ratio':>7} | {'commit ms':>17} {'ratio':>7} | {'RSS MiB (MW: worker/all)':>26}")
-refchunk = {(r["size_mib"], r["chunk_mib"]): r for r in (ref or {}).get("chunked", [])}
-for r in ours.get("chunked", []):
-    m = refchunk.get((r["size_mib"], r["chunk_mib"]), {})
-    if r.get("failed"):
-        print(f"{r['size_mib']:>5} {r['chunk_mib']:>5} | mwstore failed: {r.get('error')}")
-        continue
-    if m.get("failed"):
-        m = {}
-    print(f"{r['size_mib']:>5} {r['chunk_mib']:>5} | {f(r['ingest_mb_s']):>7} {f(m.get('ingest_mb_s')):>7} "
-          f"{ratio(r['ingest_mb_s'], m.get('ingest_mb_s')):>6} | "
-          f"{f(r['chunk_p50_ms']):>8} {f(m.get('chunk_p50_ms')):>8} | "
-          f"{f(r['final_chunk_ms']):>8} {f(m.get('final_chunk_ms')):>8} {ratio(m.get('final_chunk_ms'), r['final_chunk_ms']):>7} | "
-          f"{f(r['commit_ms']):>8} {f(m.get('commit_ms')):>8} {ratio(m.get('commit_ms'), r['commit_ms']):>7} | "
-          f"{f(rss(r)):>8} {f(rss(m) if m else None):>8}/{f(tree(m) if m else None):<8}")
+if ours.get("small"):
+    print()
+    print("small uploads")
+    print(f"{'conc':>5} | {'uploads/s':>21} {'ratio':>7} | {'p50 ms':>17} {'ratio':>7} | "
+          f"{'p99 ms':>17} {'ratio':>7} | {'RSS MiB (MW: worker/all)':>26}")
+    refsmall = {r["concurrency"]: r for r in (ref or {}).get("small", [])}
+    for r in ours.get("small", []):
+        m = refsmall.get(r["concurrency"], {})
+        print(f"{r['concurrency']:>5} | {f(r['uploads_per_s']):>10} {f(m.get('uploads_per_s')):>10} "
+              f"{ratio(r['uploads_per_s'], m.get('uploads_per_s')):>7} | "
+              f"{f(r['p50_ms']):>8} {f(m.get('p50_ms')):>8} {ratio(m.get('p50_ms'), r['p50_ms']):>7} | "
+              f"{f(r['p99_ms']):>8} {f(m.get('p99_ms')):>8} {ratio(m.get('p99_ms'), r['p99_ms']):>7} | "
+              f"{f(rss(r)):>8} {f(rss(m) if m else None):>8}/{f(tree(m) if m else None):<8}")
+if ours.get("chunked"):
+    print()
+    print("chunked uploads (mwstore | MediaWiki)")
+    print(f"{'MiB':>5} {'chunk':>5} | {'MB/s':>15} {'ratio':>6} | {'chunk p50 ms':>17} | "
+          f"{'final chunk ms':>17} {'ratio':>7} | {'commit ms':>17} {'ratio':>7} | {'RSS MiB (MW: worker/all)':>26}")
+    refchunk = {(r["size_mib"], r["chunk_mib"]): r for r in (ref or {}).get("chunked", [])}
+    for r in ours.get("chunked", []):
+        m = refchunk.get((r["size_mib"], r["chunk_mib"]), {})
+        if r.get("failed"):
+            print(f"{r['size_mib']:>5} {r['chunk_mib']:>5} | mwstore failed: {r.get('error')}")
+            continue
+        if m.get("failed"):
+            m = {}
+        print(f"{r['size_mib']:>5} {r['chunk_mib']:>5} | {f(r['ingest_mb_s']):>7} {f(m.get('ingest_mb_s')):>7} "
+              f"{ratio(r['ingest_mb_s'], m.get('ingest_mb_s')):>6} | "
+              f"{f(r['chunk_p50_ms']):>8} {f(m.get('chunk_p50_ms')):>8} | "
+              f"{f(r['final_chunk_ms']):>8} {f(m.get('final_chunk_ms')):>8} {ratio(m.get('final_chunk_ms'), r['final_chunk_ms']):>7} | "
+              f"{f(r['commit_ms']):>8} {f(m.get('commit_ms')):>8} {ratio(m.get('commit_ms'), r['commit_ms']):>7} | "
+              f"{f(rss(r)):>8} {f(rss(m) if m else None):>8}/{f(tree(m) if m else None):<8}")
+
+# Thumbnails: fresh renders (thumb.php, time to first byte) and stored ones (req/s).
+th = ours.get("thumbs")
+rth = (ref or {}).get("thumbs") or {}
+if th:
+    print()
+    print("fresh thumbnails, time to first byte (mwstore | MediaWiki), ratio MediaWiki/mwstore")
+    print(f"{'source':>6} {'width':>5} | {'p50 ms':>17} {'ratio':>7} | {'max ms':>17} {'ratio':>7} | "
+          f"{'ok/failed':>11} | {'peak RSS MiB: mwstore | MW tree, convert':>40}")
+    rfresh = {(r["source"], r["width"]): r for r in rth.get("fresh", [])}
+    for r in th.get("fresh", []):
+        m = rfresh.get((r["source"], r["width"]), {})
+        rr, mr = r.get("rss") or {}, m.get("rss") or {}
+        okf = f"{r['ok']}/{r['failed']} {m.get('ok', '-')}/{m.get('failed', '-')}"
+        print(f"{r['source']:>6} {r['width']:>5} | {f(r.get('ttfb_p50_ms')):>8} {f(m.get('ttfb_p50_ms')):>8} "
+              f"{ratio(m.get('ttfb_p50_ms'), r.get('ttfb_p50_ms')):>7} | "
+              f"{f(r.get('ttfb_max_ms')):>8} {f(m.get('ttfb_max_ms')):>8} "
+              f"{ratio(m.get('ttfb_max_ms'), r.get('ttfb_max_ms')):>7} | {okf:>11} | "
+              f"{f(rr.get('peak_rss_mib')):>8} | {f(mr.get('tree_peak_rss_mib')):>8} (from {f(mr.get('tree_start_rss_mib'))}), "
+              f"{f(mr.get('helper_peak_rss_mib'))}")
+        sizes, msizes = r.get("sizes") or [], m.get("sizes") or []
+        if sizes and msizes and sizes != msizes:
+            print(f"{'':>14}sizes differ: mwstore {' '.join(sizes)} | MediaWiki {' '.join(msizes)}")
+    print()
+    print("stored thumbnails and originals, requests/s over keep-alive (mwstore | MediaWiki), ratio mwstore/MediaWiki")
+    print(f"{'source':>6} {'what':>12} | {'bytes':>19} | {'c1 req/s':>17} {'ratio':>7} | {'c4 req/s':>17} {'ratio':>7}")
+    rcached = {(r["source"], r["what"]): r for r in rth.get("cached", [])}
+    def rps(r, c):
+        for x in (r or {}).get("runs") or []:
+            if x["concurrency"] == c:
+                return x["requests_per_s"]
+        return None
+    for r in th.get("cached", []):
+        m = rcached.get((r["source"], r["what"]), {})
+        print(f"{r['source']:>6} {r['what']:>12} | {r.get('bytes', '-')!s:>9} {m.get('bytes', '-')!s:>9} | "
+              f"{f(rps(r, 1)):>8} {f(rps(m, 1)):>8} {ratio(rps(r, 1), rps(m, 1)):>7} | "
+              f"{f(rps(r, 4)):>8} {f(rps(m, 4)):>8} {ratio(rps(r, 4), rps(m, 4)):>7}")
+    # On each server, a stored thumbnail against the same bytes served as a file.
+    def own(rows):
+        by = {(r["source"], r["what"]): r for r in rows}
+        out = []
+        for r in rows:
+            c = by.get((r["source"], f"{r['what']} file"))
+            if r.get("width") is not None and c and not r.get("failed") and not c.get("failed"):
+                out.append((r["source"], r["what"], [ratio(rps(r, k), rps(c, k)) for k in (1, 4)]))
+        return out
+    print()
+    print("stored thumbnail req/s / the same bytes as a file's req/s, on each server (c1, c4)")
+    for who, rows in (("mwstore", th.get("cached", [])), ("MediaWiki", rth.get("cached", []))):
+        cells = [f"{s} {w} {a}/{b}" for s, w, (a, b) in own(rows)]
+        print(f"  {who:>9}: {', '.join(cells) if cells else '-'}")
+    errs = [("mwstore", e) for e in th.get("errors", [])] + [("MediaWiki", e) for e in rth.get("errors", [])]
+    if errs:
+        print()
+        print("thumbnail errors")
+        for who, e in errs:
+            print(f"  {who}: {e['source']} {e['what']}: {e['error']}")
 if ref is None:
     print()
     print("(the reference MediaWiki is absent: only mwstore's figures)")

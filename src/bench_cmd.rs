@@ -1,14 +1,21 @@
 //! `mwstore bench`: a load generator for any MediaWiki API (mwstore or MediaWiki itself).
 //!
-//! Two scenarios, both through the client library:
+//! Three scenarios, uploading through the client library:
 //! - `small`: distinct small PNGs uploaded in one request each, at several concurrencies:
 //!   uploads per second and the latency of each upload request (p50, p99).
 //! - `chunked`: large generated PNGs sent in chunks: ingestion rate, latency of the
 //!   non-final chunks (p50, p99), of the final chunk and of the commit.
+//! - `thumbs`: a 12 MP JPEG, a 24 MP PNG and a large SVG: time to the first byte of
+//!   thumbnails rendered on demand, and requests per second of stored thumbnails and of the
+//!   originals ([`thumbs`]).
 //!
 //! With `--server-pid`, the server's memory is sampled from /proc every 100 ms during each
-//! run (the process and its descendants, for servers made of worker processes), and its
-//! `VmHWM` (peak since the process started) is read at the end of each run.
+//! run (every 20 ms during thumbnail renders; the process and all its descendants, for
+//! servers made of worker processes and the helpers they start), and its `VmHWM` (peak
+//! since the process started) is read at the end of each run.
+
+#[path = "bench_thumbs.rs"]
+mod thumbs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +69,20 @@ pub struct BenchArgs {
     /// Directory for the generated files (default: the system's temporary directory).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Thumbnail widths of the thumbs scenario, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "220,1280",
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub thumb_widths: Vec<u32>,
+    /// Fresh renders per width in the thumbs scenario (at widths W, W+1, …, each new).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub thumb_samples: u32,
+    /// Seconds of each run that fetches a stored thumbnail or an original repeatedly.
+    #[arg(long, default_value_t = 2.0)]
+    pub thumb_seconds: f64,
+    /// Divides the sizes of the thumbs scenario's sources (tests use small ones).
+    #[arg(long, default_value_t = 1, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub thumb_source_divisor: u32,
 }
 
 /// The scenarios of `mwstore bench`.
@@ -71,7 +92,9 @@ pub enum Scenario {
     Small,
     /// Large files uploaded in chunks.
     Chunked,
-    /// Both.
+    /// Thumbnails rendered on demand and served from storage.
+    Thumbs,
+    /// All three.
     All,
 }
 
@@ -291,17 +314,31 @@ fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
 
 /// The process and its descendants (through /proc/PID/task/TID/children).
 fn process_tree(pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
+    process_tree_depths(pid)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// The process (depth 0) and all its descendants with their depth, breadth first: the
+/// children of every thread of every process, so grandchildren too (php-fpm's workers are
+/// at depth 1, the shell and ImageMagick's `convert` a worker starts at 2 and below).
+fn process_tree_depths(pid: u32) -> Vec<(u32, u32)> {
+    let mut out = vec![(pid, 0)];
     let mut i = 0;
     while i < out.len() && out.len() < 4096 {
-        let p = out[i];
+        let (p, depth) = out[i];
         i += 1;
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
             continue;
         };
         for t in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+                out.extend(
+                    s.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok())
+                        .map(|c| (c, depth + 1)),
+                );
             }
         }
     }
@@ -317,6 +354,16 @@ struct RssPeaks {
     tree: AtomicU64,
     /// Largest VmRSS of any single process of the tree.
     single: AtomicU64,
+    /// Largest VmRSS of a process at depth 2 or more: what a server's workers start
+    /// (ImageMagick under php-fpm).
+    helper: AtomicU64,
+    /// The first sample: the process's own VmRSS and the tree's sum (KiB, 0 before).
+    start_own: AtomicU64,
+    start_tree: AtomicU64,
+    /// Most processes seen in the tree at once.
+    processes: AtomicU64,
+    /// Names of the helpers seen (`comm`).
+    helper_names: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Samples the server's memory every 100 ms until dropped.
@@ -329,13 +376,19 @@ struct RssSampler {
 
 impl RssSampler {
     fn start(pid: u32) -> RssSampler {
+        RssSampler::start_every(pid, Duration::from_millis(100))
+    }
+
+    fn start_every(pid: u32, every: Duration) -> RssSampler {
         let peaks = Arc::new(RssPeaks::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (p, s) = (peaks.clone(), stop.clone());
+        // The first sample is taken before the run starts.
+        sample(pid, &p);
         let task = tokio::task::spawn_blocking(move || {
             while !s.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
                 sample(pid, &p);
-                std::thread::sleep(Duration::from_millis(100));
             }
         });
         RssSampler {
@@ -361,6 +414,11 @@ impl RssSampler {
             "max_process_rss_mib": mib(self.peaks.single.load(Ordering::Relaxed)),
             "vmhwm_mib": proc_status_kib(self.pid, "VmHWM").map(mib),
             "processes": process_tree(self.pid).len(),
+            "processes_max": self.peaks.processes.load(Ordering::Relaxed),
+            "start_rss_mib": mib(self.peaks.start_own.load(Ordering::Relaxed)),
+            "tree_start_rss_mib": mib(self.peaks.start_tree.load(Ordering::Relaxed)),
+            "helper_peak_rss_mib": mib(self.peaks.helper.load(Ordering::Relaxed)),
+            "helper_names": lock(&self.peaks.helper_names).iter().collect::<Vec<_>>(),
         })
     }
 }
@@ -373,17 +431,34 @@ impl Drop for RssSampler {
 
 fn sample(pid: u32, p: &RssPeaks) {
     let mut sum = 0;
-    for (i, q) in process_tree(pid).into_iter().enumerate() {
+    let mut own = 0;
+    let tree = process_tree_depths(pid);
+    p.processes.fetch_max(tree.len() as u64, Ordering::Relaxed);
+    for (q, depth) in tree {
         let Some(kib) = proc_status_kib(q, "VmRSS") else {
             continue;
         };
-        if i == 0 {
+        if depth == 0 {
+            own = kib;
             p.own.fetch_max(kib, Ordering::Relaxed);
+        }
+        if depth >= 2 {
+            p.helper.fetch_max(kib, Ordering::Relaxed);
+            if let Ok(name) = std::fs::read_to_string(format!("/proc/{q}/comm")) {
+                lock(&p.helper_names).insert(name.trim().to_owned());
+            }
         }
         p.single.fetch_max(kib, Ordering::Relaxed);
         sum += kib;
     }
     p.tree.fetch_max(sum, Ordering::Relaxed);
+    // Only the first sample sets these (they start at 0).
+    let _ = p
+        .start_own
+        .compare_exchange(0, own, Ordering::Relaxed, Ordering::Relaxed);
+    let _ = p
+        .start_tree
+        .compare_exchange(0, sum, Ordering::Relaxed, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -745,6 +820,9 @@ fn table(report: &Value) -> String {
             ));
         }
     }
+    if report["thumbs"].is_object() {
+        s.push_str(&thumbs::table(&report["thumbs"]));
+    }
     s
 }
 
@@ -756,6 +834,9 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             args.user, args.password_env
         )
     })?;
+    if !(args.thumb_seconds > 0.0 && args.thumb_seconds <= 3600.0) {
+        bail!("--thumb-seconds must be above 0 and at most 3600");
+    }
     if let Some(pid) = args.server_pid {
         if proc_status_kib(pid, "VmRSS").is_none() {
             bail!("no process {pid} whose memory can be read from /proc");
@@ -793,10 +874,14 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             "concurrency": args.concurrency,
             "size_mib": args.size_mib,
             "chunk_mib": args.chunk_mib,
+            "thumb_widths": args.thumb_widths,
+            "thumb_samples": args.thumb_samples,
+            "thumb_seconds": args.thumb_seconds,
+            "thumb_source_divisor": args.thumb_source_divisor,
         },
     });
     let result = async {
-        if args.scenario != Scenario::Chunked {
+        if matches!(args.scenario, Scenario::Small | Scenario::All) {
             let mut rows = Vec::new();
             for &c in &args.concurrency {
                 eprintln!("small: {} uploads at concurrency {c}", args.small_count);
@@ -804,7 +889,7 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
             }
             report["small"] = Value::Array(rows);
         }
-        if args.scenario != Scenario::Small {
+        if matches!(args.scenario, Scenario::Chunked | Scenario::All) {
             let mut rows = Vec::new();
             for &size in &args.size_mib {
                 for &chunk in &args.chunk_mib {
@@ -813,6 +898,15 @@ pub async fn run(args: BenchArgs) -> Result<i32> {
                 }
             }
             report["chunked"] = Value::Array(rows);
+        }
+        if matches!(args.scenario, Scenario::Thumbs | Scenario::All) {
+            let opts = thumbs::ThumbOpts {
+                widths: args.thumb_widths.clone(),
+                samples: args.thumb_samples,
+                seconds: args.thumb_seconds,
+                divisor: args.thumb_source_divisor,
+            };
+            report["thumbs"] = thumbs::run(&ctx, &opts).await?;
         }
         anyhow::Ok(())
     }
