@@ -2742,9 +2742,13 @@ pub fn check_output(html: &str, index: &str) -> Result<(), String> {
             if !ATTRS.contains(&attr) {
                 return Err(format!("<{tag}>"));
             }
-            if attr == "href"
-                && !(value.starts_with(index) || SCHEMES.iter().any(|s| value.starts_with(s)))
-            {
+            // Schemes are case-insensitive (`HTTPS://` is a web link like `https://`).
+            let scheme_safe = SCHEMES.iter().any(|s| {
+                value
+                    .get(..s.len())
+                    .is_some_and(|v| v.eq_ignore_ascii_case(s))
+            });
+            if attr == "href" && !(value.starts_with(index) || scheme_safe) {
                 return Err(format!("<{tag}>"));
             }
             attrs = after.trim_start();
