@@ -8,6 +8,7 @@
 #     --quick-reference  full run on mwstore, quick run on MediaWiki
 #     --thumbs           only the thumbnail scenario (about ten minutes, most of it
 #                        MediaWiki rendering the SVG), on both
+#     --no-reference     mwstore only (a before/after run of a change)
 #
 # mwstore: a release build on a temporary data directory (4 GiB uploads allowed), with a user
 # and a bot password made for the run. MediaWiki: ../shared/tools/mediawiki-reference/setup.sh
@@ -22,12 +23,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICK=0
 QUICK_REF=0
 THUMBS_ONLY=0
+NO_REF=0
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=1; QUICK_REF=1 ;;
     --quick-reference) QUICK_REF=1 ;;
     --thumbs) THUMBS_ONLY=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --no-reference) NO_REF=1 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -112,7 +115,9 @@ SERVER_PID=""
 echo
 echo "== MediaWiki (reference)"
 HAVE_REF=0
-if [ ! -x "$REF_DIR/setup.sh" ]; then
+if [ "$NO_REF" = 1 ]; then
+  echo "reference skipped (--no-reference)"
+elif [ ! -x "$REF_DIR/setup.sh" ]; then
   echo "reference absent: $REF_DIR/setup.sh not found"
 elif ! dpkg -s mediawiki >/dev/null 2>&1; then
   echo "reference absent: the mediawiki package is not installed"
