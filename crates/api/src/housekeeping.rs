@@ -113,12 +113,7 @@ pub async fn sweep(app: &AppState, cursor: Option<String>) -> (Swept, Option<Str
     // Thumbnails of content no file version refers to any more go; their blobs are then
     // collected below like any unreferenced bytes.
     match app.repo.delete_orphan_thumbnails(1000).await {
-        Ok(n) => {
-            swept.thumbnails = n;
-            if n > 0 {
-                app.thumb_rows.clear();
-            }
-        }
+        Ok(n) => swept.thumbnails = n,
         Err(e) => tracing::warn!(error = %e, "thumbnail sweep failed"),
     }
     let listed = match app.blobs.list(cursor.as_deref(), BLOBS_PER_ROUND).await {

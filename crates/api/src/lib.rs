@@ -95,8 +95,6 @@ pub struct AppState {
     pub worker_id: String,
     /// Sessions and users read recently.
     pub cache: auth::cache::Cache,
-    /// Thumbnail rows read recently.
-    pub thumb_rows: files::thumbs::ThumbRows,
     /// Bytes of received files held in the upload spool, per user and in total.
     pub spool_budget: Arc<limits::Pool>,
     /// Uploads by URL being fetched, per user and in total.
@@ -151,7 +149,6 @@ impl AppState {
             jobs_wake: tokio::sync::Notify::new(),
             worker_id: format!("{}-{worker:016x}", std::process::id()),
             cache: auth::cache::Cache::default(),
-            thumb_rows: files::thumbs::ThumbRows::default(),
             spool_budget,
             url_fetches,
             trusted_proxies,

@@ -100,7 +100,6 @@ async fn purge_thumbnails(req: &Req, dbkey: &str) -> Result<(), ApiError> {
     };
     for source in sources {
         let blobs = app.repo.delete_thumbnails(&source, &named).await?;
-        app.thumb_rows.clear();
         for blob in blobs {
             app.collect_blob(&blob).await;
         }

@@ -261,52 +261,6 @@ pub struct ThumbQuery {
     archived: Option<String>,
 }
 
-/// Thumbnail rows read or written recently, so that serving a stored thumbnail costs what
-/// serving an original does (one lookup of the file, none of the thumbnail). A row is trusted
-/// for [`ThumbRows::TTL`]: a purge or the sweeper here clears them at once, one made by
-/// another process is seen within that time.
-#[derive(Default)]
-pub struct ThumbRows {
-    rows: std::sync::Mutex<std::collections::HashMap<String, (Thumbnail, std::time::Instant)>>,
-}
-
-impl ThumbRows {
-    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
-    /// Rows kept at most; past that the cache starts over.
-    const MAX: usize = 10_000;
-
-    fn key(source: &str, name: &str) -> String {
-        format!("{source}/{name}")
-    }
-
-    fn get(&self, source: &str, name: &str) -> Option<Thumbnail> {
-        let rows = crate::params::lock(&self.rows);
-        rows.get(&Self::key(source, name))
-            .filter(|(_, at)| at.elapsed() < Self::TTL)
-            .map(|(t, _)| t.clone())
-    }
-
-    fn put(&self, t: &Thumbnail) {
-        let mut rows = crate::params::lock(&self.rows);
-        if rows.len() >= Self::MAX {
-            rows.clear();
-        }
-        rows.insert(
-            Self::key(&t.source, &t.name),
-            (t.clone(), std::time::Instant::now()),
-        );
-    }
-
-    fn forget(&self, source: &str, name: &str) {
-        crate::params::lock(&self.rows).remove(&Self::key(source, name));
-    }
-
-    /// Forgets every row (thumbnails were purged or swept).
-    pub fn clear(&self) {
-        crate::params::lock(&self.rows).clear();
-    }
-}
-
 /// `Cache-Control` of thumbnails of an old version: their content never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of thumbnails of a file's current version: the thumbnail of that version
@@ -495,15 +449,7 @@ async fn stored_or_rendered(
             ))
         }
     };
-    if let Some(t) = app.thumb_rows.get(&meta.sha1, name) {
-        // A row cached just before a purge removed its blob is not served.
-        if matches!(app.blobs.head(&t.sha1).await, Ok(Some(_))) {
-            return Ok(t);
-        }
-        app.thumb_rows.forget(&meta.sha1, name);
-    }
     if let Some(t) = stored(app.repo.thumbnail(&meta.sha1, name).await)? {
-        app.thumb_rows.put(&t);
         return Ok(t);
     }
     // One render of a thumbnail at a time: those who asked meanwhile find it stored.
@@ -604,7 +550,6 @@ async fn stored_or_rendered(
             "Error creating thumbnail: Unable to save thumbnail to destination",
         ));
     }
-    app.thumb_rows.put(&t);
     Ok(t)
 }
 
