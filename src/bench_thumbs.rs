@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::{failure, lock, ms, quantile_ms, request, round1, seed_of, Ctx, RssSampler};
+use super::{failure, fmt_opt, lock, ms, quantile_ms, request, round1, seed_of, Ctx, RssSampler};
 
 /// How often the server's memory is sampled during fresh renders: ImageMagick's processes
 /// live for a fraction of a second.
@@ -658,21 +658,8 @@ async fn upload_source(
         kind.ext()
     );
     let t0 = Instant::now();
-    let r = ctx
-        .client
-        .upload(&request(&path, name.clone(), 1 << 30), &|_| {})
-        .await;
+    let filename = upload_once(ctx, &path, &name).await?;
     let upload_ms = ms(t0.elapsed());
-    let _ = std::fs::remove_file(&path);
-    let filename = match r {
-        Ok(mwstore_client::UploadOutcome::Uploaded { filename, .. }) => filename,
-        other => {
-            return Err(format!(
-                "upload of {name} failed: {}",
-                failure(other).unwrap_or_default()
-            ))
-        }
-    };
     let info = wiki.imageinfo(&filename, None).await?;
     let served = (
         info["width"].as_u64().unwrap_or(0) as u32,
@@ -854,20 +841,7 @@ async fn upload_copy(
     let path = ctx.work.join(format!("thumbs-{label}-{width}.{ext}"));
     std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let name = format!("Bench-{}-thumbs-{label}-{width}px-file.{ext}", ctx.run_id);
-    let r = ctx
-        .client
-        .upload(&request(&path, name.clone(), 1 << 30), &|_| {})
-        .await;
-    let _ = std::fs::remove_file(&path);
-    let filename = match r {
-        Ok(mwstore_client::UploadOutcome::Uploaded { filename, .. }) => filename,
-        other => {
-            return Err(format!(
-                "upload of {name} failed: {}",
-                failure(other).unwrap_or_default()
-            ))
-        }
-    };
+    let filename = upload_once(ctx, &path, &name).await?;
     let info = wiki.imageinfo(&filename, None).await?;
     match info["url"].as_str() {
         Some(url) => Ok(wiki.absolute(url)),
@@ -988,15 +962,25 @@ async fn hammer(wiki: &Wiki, url: &str, len: u64, concurrency: usize, dur: Durat
     })
 }
 
-// ---------------------------------------------------------------------------------------
-// Output
-
-fn cell(v: &Value) -> String {
-    match v.as_f64() {
-        Some(f) => format!("{f:.1}"),
-        None => "-".into(),
+/// Uploads the file at `path` as `name` in one request, then removes the local file;
+/// returns the name the wiki gave it.
+async fn upload_once(ctx: &Ctx, path: &Path, name: &str) -> Result<String, String> {
+    let r = ctx
+        .client
+        .upload(&request(path, name.to_owned(), 1 << 30), &|_| {})
+        .await;
+    let _ = std::fs::remove_file(path);
+    match r {
+        Ok(mwstore_client::UploadOutcome::Uploaded { filename, .. }) => Ok(filename),
+        other => Err(format!(
+            "upload of {name} failed: {}",
+            failure(other).unwrap_or_default()
+        )),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Output
 
 /// The server's memory during the fresh renders of one row.
 fn rss_cell(r: &Value) -> String {
@@ -1015,10 +999,10 @@ fn rss_cell(r: &Value) -> String {
             .unwrap_or_default();
         format!(
             "tree {} (from {}), max proc {}, helpers {}{}",
-            cell(&r["tree_peak_rss_mib"]),
-            cell(&r["tree_start_rss_mib"]),
-            cell(&r["max_process_rss_mib"]),
-            cell(&r["helper_peak_rss_mib"]),
+            fmt_opt(&r["tree_peak_rss_mib"]),
+            fmt_opt(&r["tree_start_rss_mib"]),
+            fmt_opt(&r["max_process_rss_mib"]),
+            fmt_opt(&r["helper_peak_rss_mib"]),
             if helpers.is_empty() {
                 String::new()
             } else {
@@ -1028,9 +1012,9 @@ fn rss_cell(r: &Value) -> String {
     } else {
         format!(
             "{} (from {}, hwm {})",
-            cell(&r["peak_rss_mib"]),
-            cell(&r["start_rss_mib"]),
-            cell(&r["vmhwm_mib"])
+            fmt_opt(&r["peak_rss_mib"]),
+            fmt_opt(&r["start_rss_mib"]),
+            fmt_opt(&r["vmhwm_mib"])
         )
     }
 }
@@ -1054,7 +1038,7 @@ pub fn table(t: &Value) -> String {
             src["width"],
             src["height"],
             src["bytes"].as_f64().unwrap_or(0.0) / 1e6,
-            cell(&src["upload_ms"]),
+            fmt_opt(&src["upload_ms"]),
             src["name"].as_str().unwrap_or("?"),
         ));
     }
@@ -1082,8 +1066,8 @@ pub fn table(t: &Value) -> String {
             range,
             r["ok"].to_string(),
             r["failed"].to_string(),
-            cell(&r["ttfb_p50_ms"]),
-            cell(&r["ttfb_max_ms"]),
+            fmt_opt(&r["ttfb_p50_ms"]),
+            fmt_opt(&r["ttfb_max_ms"]),
             format!("{:.1}", r["bytes_avg"].as_f64().unwrap_or(0.0) / 1e3),
             rss_cell(&r["rss"]),
         ));
@@ -1100,7 +1084,7 @@ pub fn table(t: &Value) -> String {
                 .into_iter()
                 .flatten()
                 .find(|x| x["concurrency"].as_u64() == Some(c))
-                .map(|x| cell(&x[k]))
+                .map(|x| fmt_opt(&x[k]))
                 .unwrap_or_else(|| "-".into())
         };
         s.push_str(&format!(
