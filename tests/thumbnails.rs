@@ -45,6 +45,18 @@ fn thumb_of(url: &Value, thumb: &str) -> Value {
     ))
 }
 
+/// Fetches the thumbnail an imageinfo entry hands out and checks that it is served as
+/// `ctype` at `size` pixels; returns its bytes.
+async fn served(c: &mut Check, ii: &Value, ctype: &str, size: (u32, u32)) -> Vec<u8> {
+    let (status, got_type, got_size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
+    c.eq(
+        &format!("served as {ctype}, {} × {} pixels", size.0, size.1),
+        (status, got_type.as_str(), got_size),
+        (200, ctype, Some(size)),
+    );
+    bytes
+}
+
 /// A server with `config` and Alice logged in to it.
 async fn alice_on(config: &str) -> (Server, Client) {
     let server = Server::start_with_config(config);
@@ -125,10 +137,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
             "2": thumb_of(&ii["url"], "440px-Thumb_photo.jpg"),
         }),
     );
-    let (status, ctype, size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq("served", status, 200);
-    c.eq("as JPEG", ctype.as_str(), "image/jpeg");
-    c.eq("220 × 165 pixels", size, Some((220, 165)));
+    let bytes = served(&mut c, &ii, "image/jpeg", (220, 165)).await;
     c.ok(
         "not the original",
         bytes != photo,
@@ -161,10 +170,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.ok("no responsiveUrls", ii.get("responsiveUrls").is_none(), &ii);
     let ii = info(&alice, "Thumb-png300.png", &[("iiurlwidth", "220")]).await;
     c.eq("2x is the original", &ii["responsiveUrls"]["2"], &ii["url"]);
-    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq("served", status, 200);
-    c.eq("as PNG", ctype.as_str(), "image/png");
-    c.eq("220 × 147 pixels", size, Some((220, 147)));
+    served(&mut c, &ii, "image/png", (220, 147)).await;
 
     c.step("a JPEG turned by EXIF: upright, rendered at its own size when asked for more");
     let ii = info(&alice, "Thumb-rot6.jpg", &[("iiurlwidth", "1280")]).await;
@@ -182,10 +188,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     c.step("a WebP's thumbnails are PNG");
     let ii = info(&alice, "Thumb-webp.webp", &[("iiurlwidth", "100")]).await;
     c.eq("thumbmime", &ii["thumbmime"], &json!("image/png"));
-    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq("served", status, 200);
-    c.eq("as PNG", ctype.as_str(), "image/png");
-    c.eq("100 × 75 pixels", size, Some((100, 75)));
+    served(&mut c, &ii, "image/png", (100, 75)).await;
 
     c.step("an SVG is rasterised as PNG, at any size");
     let ii = info(&alice, "Thumb-drawing.svg", &[("iiurlwidth", "220")]).await;
@@ -196,10 +199,7 @@ async fn thumbnails_have_mediawikis_sizes_and_are_rendered() {
     );
     c.eq("thumbheight", &ii["thumbheight"], &json!(165));
     c.eq("thumbmime", &ii["thumbmime"], &json!("image/png"));
-    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq("served", status, 200);
-    c.eq("as PNG", ctype.as_str(), "image/png");
-    c.eq("220 × 165 pixels", size, Some((220, 165)));
+    served(&mut c, &ii, "image/png", (220, 165)).await;
     let ii = info(&alice, "Thumb-drawing.svg", &[("iiurlwidth", "800")]).await;
     let (_, _, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
     c.eq("larger than drawn: 800 × 600", size, Some((800, 600)));
@@ -554,12 +554,7 @@ async fn old_versions_stashed_files_icons_and_purge() {
     c.eq("120 wide", &ii["thumbwidth"], &json!(120));
     c.eq("120 high", &ii["thumbheight"], &json!(120));
     c.eq("no thumbmime", &ii["thumbmime"], &Value::Null);
-    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq(
-        "the icon is served",
-        (status, ctype.as_str(), size),
-        (200, "image/png", Some((120, 120))),
-    );
+    served(&mut c, &ii, "image/png", (120, 120)).await;
 
     c.step("action=purge forgets a file's thumbnails; they are rendered again");
     let ii = info(&alice, "Versions.png", &[("iiurlwidth", "50")]).await;
@@ -656,12 +651,7 @@ async fn gif_tiff_and_hostile_sources() {
         &ii["thumburl"],
         &thumb_of(&ii["url"], "120px-Thumb-anim.gif"),
     );
-    let (status, ctype, size, bytes) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq(
-        "served",
-        (status, ctype.as_str(), size),
-        (200, "image/gif", Some((120, 80))),
-    );
+    let bytes = served(&mut c, &ii, "image/gif", (120, 80)).await;
     let frames = gif::DecodeOptions::new()
         .read_info(bytes.as_slice())
         .map(|mut d| {
@@ -683,12 +673,7 @@ async fn gif_tiff_and_hostile_sources() {
         &thumb_of(&ii["url"], "200px-Thumb-scan.tif.jpg"),
     );
     c.eq("thumbmime", &ii["thumbmime"], &json!("image/jpeg"));
-    let (status, ctype, size, _) = fetch(ii["thumburl"].as_str().unwrap_or("")).await;
-    c.eq(
-        "served",
-        (status, ctype.as_str(), size),
-        (200, "image/jpeg", Some((200, 150))),
-    );
+    served(&mut c, &ii, "image/jpeg", (200, 150)).await;
 
     c.step("drawings that reach outside the file are refused before anything renders them");
     for (name, svg) in [

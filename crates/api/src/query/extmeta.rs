@@ -235,6 +235,16 @@ mod tests {
         ])
     }
 
+    /// The source of the file "Card" with `common` metadata and the page facts `page`.
+    fn card<'a>(common: &'a Value, page: Option<&'a Description>) -> ExtSource<'a> {
+        ExtSource {
+            timestamp: "2026-01-01T00:00:00Z",
+            object_name: "Card",
+            common,
+            page,
+        }
+    }
+
     fn keys(v: &Value) -> Vec<String> {
         v.as_object()
             .map(|o| o.keys().cloned().collect())
@@ -249,12 +259,7 @@ mod tests {
             "http://x/w/index.php",
         );
         for page in [None, Some(&plain)] {
-            let src = ExtSource {
-                timestamp: "2026-01-01T00:00:00Z",
-                object_name: "Card",
-                common: &c,
-                page,
-            };
+            let src = card(&c, page);
             let v = extmetadata(&src, &ExtOptions::default());
             assert_eq!(keys(&v), ["DateTime", "ObjectName"]);
             assert_eq!(v["ObjectName"]["value"], "Card");
@@ -265,12 +270,7 @@ mod tests {
     fn the_files_own_metadata_fills_what_the_page_leaves_out() {
         let c = common();
         let d = mwstore_domain::describe::describe("{{cc-zero}}", "http://x/w/index.php");
-        let src = ExtSource {
-            timestamp: "2026-01-01T00:00:00Z",
-            object_name: "Card",
-            common: &c,
-            page: Some(&d),
-        };
+        let src = card(&c, Some(&d));
         let v = extmetadata(&src, &ExtOptions::default());
         assert_eq!(v["ImageDescription"]["value"], "A &lt;b&gt;card&lt;/b&gt;");
         assert_eq!(v["ImageDescription"]["source"], "file-metadata");
@@ -285,12 +285,7 @@ mod tests {
         let text = "{{Information|description={{en|1=A '''card'''}}{{de|1=Eine Karte}}|author=[[User:A|A]]|source={{own}}|date=2024}}\n{{self|cc-by-sa-4.0}}\n[[Category:Zeta]][[Category:Alpha]]";
         let d = mwstore_domain::describe::describe(text, "http://x/w/index.php");
         let c = common();
-        let src = ExtSource {
-            timestamp: "2026-01-01T00:00:00Z",
-            object_name: "Card",
-            common: &c,
-            page: Some(&d),
-        };
+        let src = card(&c, Some(&d));
         let v = extmetadata(&src, &ExtOptions::default());
         assert!(v["ImageDescription"]["value"]
             .as_str()
