@@ -66,7 +66,7 @@ pub fn describe(text: &str, index: &str) -> Description {
         credit: field("source"),
         artist: field("author"),
         permission: field("permission"),
-        categories: wikitext::categories(text),
+        categories: wikitext::parsed_categories(&nodes),
         ..Description::default()
     };
     if d.image_description.is_some() {

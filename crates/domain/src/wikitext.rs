@@ -73,9 +73,13 @@ pub fn render(text: &str, index: &str) -> Rendered {
 /// [`render`], with the known templates rendered as missing ones when `known` is false
 /// (what a wiki without them shows).
 fn render_page(text: &str, index: &str, known: bool) -> Rendered {
-    let nodes = parse(text);
+    render_parsed(&parse(text), index, known)
+}
+
+/// [`render`] of text already [`parse`]d.
+fn render_parsed(nodes: &[Node], index: &str, known: bool) -> Rendered {
     let mut ctx = Ctx::new(index, known);
-    let body = render_nodes(&nodes, &mut ctx, true);
+    let body = render_nodes(nodes, &mut ctx, true);
     Rendered {
         html: format!("<div class=\"mw-parser-output\">{body}</div>"),
         categories: ctx.categories,
@@ -96,7 +100,12 @@ pub fn render_nodes_inline(nodes: &[Node], index: &str) -> String {
 
 /// The categories of page text (names with spaces, no sort key), in order, each once.
 pub fn categories(text: &str) -> Vec<String> {
-    render(text, "").categories
+    parsed_categories(&parse(text))
+}
+
+/// [`categories`] of text already [`parse`]d.
+pub fn parsed_categories(nodes: &[Node]) -> Vec<String> {
+    render_parsed(nodes, "", true).categories
 }
 
 // ---------------------------------------------------------------------------------------------
